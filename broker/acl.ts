@@ -1,0 +1,70 @@
+import type { Principal } from './types.js';
+
+// Topic rules for devices and bridges (DESIGN.md "Topics"). Pure functions; the policy calls them from the
+// aedes hooks. Filters are compared as strings on purpose: a device gets exact topics, never wildcards, so
+// there is no wildcard algebra to get wrong.
+
+export const TOPIC_ROOT = 'tryggheim/v1';
+export const DEVICE_CHANNELS_UP = ['up', 'status'] as const;
+
+export function deviceTopic(deviceId: string, channel: 'up' | 'status' | 'down'): string {
+  return `${TOPIC_ROOT}/devices/${deviceId}/${channel}`;
+}
+
+export function bridgePrefix(bridgeId: string): string {
+  return `${TOPIC_ROOT}/bridges/${bridgeId}/`;
+}
+
+/** The device id in `tryggheim/v1/devices/{id}/{channel}`, or undefined for any other topic. */
+export function parseDeviceTopic(topic: string): { deviceId: string; channel: string } | undefined {
+  const parts = topic.split('/');
+  if (parts.length !== 5 || parts[0] !== 'tryggheim' || parts[1] !== 'v1' || parts[2] !== 'devices') return undefined;
+  const [, , , deviceId, channel] = parts as [string, string, string, string, string];
+  if (deviceId === '' || channel === '') return undefined;
+  return { deviceId, channel };
+}
+
+function hasWildcard(s: string): boolean {
+  return s.includes('+') || s.includes('#');
+}
+
+export function mayPublish(p: Principal, topic: string): boolean {
+  if (topic.startsWith('$') || hasWildcard(topic)) return false;
+  switch (p.kind) {
+    case 'device':
+      return topic === deviceTopic(p.id, 'up') || topic === deviceTopic(p.id, 'status');
+    case 'bridge':
+      // A Zigbee2MQTT-style hub publishes anything under its own base topic.
+      return topic.startsWith(bridgePrefix(p.id)) && topic.length > bridgePrefix(p.id).length;
+    case 'test':
+      return true;
+  }
+}
+
+export function maySubscribe(p: Principal, filter: string): boolean {
+  if (filter.startsWith('$')) return false;
+  switch (p.kind) {
+    case 'device':
+      return filter === deviceTopic(p.id, 'down');
+    case 'bridge': {
+      // Zigbee2MQTT subscribes to `{base}/#`; wildcards are fine only below the bridge's own literal prefix.
+      const prefix = bridgePrefix(p.id);
+      return filter.startsWith(prefix) && filter.length > prefix.length;
+    }
+    case 'test':
+      return true;
+  }
+}
+
+/** Delivery-time check (authorizeForward): the concrete topic must be one the principal may read. */
+export function mayReceive(p: Principal, topic: string): boolean {
+  if (topic.startsWith('$')) return false;
+  switch (p.kind) {
+    case 'device':
+      return topic === deviceTopic(p.id, 'down');
+    case 'bridge':
+      return topic.startsWith(bridgePrefix(p.id));
+    case 'test':
+      return true;
+  }
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+// One schema for the whole gateway. Defaults are the production defaults; tests override ports with 0.
+// `prefault({})` runs an absent section through its own defaults (zod 4: `.default()` would skip parsing).
+
+const Port = z.number().int().min(0).max(65535);
+const Host = z.string().min(1);
+
+const TcpListenerSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    port: Port.default(1883),
+  })
+  .prefault({});
+
+const TlsListenerSchema = z
+  .strictObject({
+    port: Port.default(8883),
+    /** PEM certificate chain. The TLS listener starts when both certFile and keyFile are set. */
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    /** Optional CA bundle for client certificates (not required: devices authenticate with their secret). */
+    caFile: z.string().min(1).optional(),
+  })
+  .prefault({});
+
+const WsListenerSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    port: Port.default(8083),
+    path: z.string().startsWith('/').default('/mqtt'),
+  })
+  .prefault({});
+
+const LimitsSchema = z
+  .strictObject({
+    /** Largest packet a socket may declare before it has authenticated (the CONNECT). */
+    maxConnectBytes: z.number().int().min(128).max(1024 * 1024).default(16 * 1024),
+    /** Largest packet an authenticated client may declare (a PUBLISH). */
+    maxPacketBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024),
+    /** Sockets that have not completed CONNECT yet, over all listeners. */
+    maxUnauthenticated: z.number().int().min(1).default(2000),
+    /** New connections accepted per second (token bucket; burst = one second's worth). */
+    connectRatePerSec: z.number().int().min(1).default(2000),
+    /** Time a socket has to send a CONNECT and be answered. */
+    connectTimeoutMs: z.number().int().min(100).default(10_000),
+    /** Largest keepalive a client may ask for; 0 ("never") is refused. */
+    keepaliveMaxSec: z.number().int().min(1).max(65535).default(1800),
+    /** A client that does not drain its socket in this time is disconnected. */
+    drainTimeoutMs: z.number().int().min(10_000).max(60_000).default(30_000),
+    /** Messages waiting for one client (in flight + offline queue) before further ones are dropped and counted. */
+    maxQueuedPerClient: z.number().int().min(1).default(1000),
+    /** Filters in one SUBSCRIBE; a device needs one or two. */
+    maxFiltersPerSubscribe: z.number().int().min(1).max(1000).default(8),
+    maxTopicLevels: z.number().int().min(3).max(100).default(10),
+    maxClientIdLength: z.number().int().min(1).max(256).default(64),
+  })
+  .prefault({});
+
+const LockoutSchema = z
+  .strictObject({
+    maxFailures: z.number().int().min(1).default(5),
+    windowSec: z.number().int().min(1).default(60),
+    lockSec: z.number().int().min(1).default(15 * 60),
+  })
+  .prefault({});
+
+export const BrokerConfigSchema = z
+  .strictObject({
+    host: Host.default('0.0.0.0'),
+    tcp: TcpListenerSchema,
+    tls: TlsListenerSchema,
+    ws: WsListenerSchema,
+    limits: LimitsSchema,
+    lockout: LockoutSchema,
+    /** `level`: sessions and retained messages on disk under dataDir/mqtt; `memory`: lost on restart (tests only). */
+    persistence: z.enum(['level', 'memory']).default('level'),
+  })
+  .prefault({})
+  .superRefine((broker, ctx) => {
+    const { certFile, keyFile } = broker.tls;
+    if ((certFile === undefined) !== (keyFile === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', certFile === undefined ? 'certFile' : 'keyFile'],
+        message: 'certFile and keyFile must be set together',
+      });
+    }
+  });
+
+export const HttpConfigSchema = z
+  .strictObject({
+    host: Host.default('127.0.0.1'),
+    port: Port.default(8080),
+  })
+  .prefault({});
+
+export const ConfigSchema = z.strictObject({
+  /** Where SQLite, MQTT sessions and (later) the journal live. Relative paths are relative to the working directory. */
+  dataDir: z.string().min(1).default('./data'),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  broker: BrokerConfigSchema,
+  http: HttpConfigSchema,
+});
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = z.infer<typeof ConfigSchema>;
+export type BrokerConfig = Config['broker'];

@@ -1,0 +1,75 @@
+/**
+ * The schema's history. Append only: a migration that has shipped is never edited, because databases in the
+ * field have already recorded it as applied. Each `up` runs in its own transaction.
+ *
+ * Conventions (kept portable so a PostgreSQL backend can replay the same intent):
+ * - Times are ISO-8601 UTC text with milliseconds, exactly as `Date#toISOString()` writes them. The format is
+ *   fixed width, so comparing the text compares the times (the assignment queries rely on it).
+ * - Ids are opaque text checked by gateway/devices/ids.ts before they reach SQL.
+ * - STRICT tables: SQLite otherwise stores whatever type it is handed.
+ * - Changing a CHECK or a column type in SQLite means rebuilding the table, which needs
+ *   `PRAGMA foreign_keys = OFF` outside the transaction; the runner does not support that yet.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly up: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'registry',
+    up: `
+      CREATE TABLE homes (
+        id         TEXT PRIMARY KEY,
+        team_id    TEXT NOT NULL,
+        time_zone  TEXT NOT NULL DEFAULT 'Europe/Oslo',
+        created_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE INDEX homes_team ON homes (team_id);
+
+      CREATE TABLE devices (
+        id                TEXT PRIMARY KEY,
+        kind              TEXT NOT NULL CHECK (kind IN ('dispenser', 'lock', 'sensor', 'vitals', 'bridge')),
+        model             TEXT NOT NULL,
+        adapter_id        TEXT NOT NULL,
+        secret_hash       TEXT NOT NULL,
+        enabled           INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        created_at        TEXT NOT NULL,
+        secret_rotated_at TEXT,
+        -- Redundant as a key, but it is what lets bridge_children point at "a device whose kind is bridge".
+        UNIQUE (id, kind)
+      ) STRICT;
+
+      -- Devices move between patients: the home a reading belongs to is the assignment open at that time.
+      -- valid_to NULL is the current assignment; intervals are half-open [valid_from, valid_to).
+      CREATE TABLE device_assignments (
+        id         INTEGER PRIMARY KEY,
+        device_id  TEXT NOT NULL REFERENCES devices (id),
+        home_id    TEXT NOT NULL REFERENCES homes (id),
+        valid_from TEXT NOT NULL,
+        valid_to   TEXT,
+        CHECK (valid_to IS NULL OR valid_to >= valid_from)
+      ) STRICT;
+
+      CREATE UNIQUE INDEX device_assignments_one_open ON device_assignments (device_id) WHERE valid_to IS NULL;
+      CREATE INDEX device_assignments_device_time ON device_assignments (device_id, valid_from);
+      CREATE INDEX device_assignments_home_open ON device_assignments (home_id) WHERE valid_to IS NULL;
+
+      -- A hub (e.g. Zigbee2MQTT) connects as one bridge device and names its children by friendly name.
+      -- bridge_kind is pinned to 'bridge' so the composite key only matches bridge devices.
+      CREATE TABLE bridge_children (
+        bridge_id     TEXT NOT NULL,
+        bridge_kind   TEXT NOT NULL DEFAULT 'bridge' CHECK (bridge_kind = 'bridge'),
+        friendly_name TEXT NOT NULL,
+        device_id     TEXT NOT NULL UNIQUE REFERENCES devices (id),
+        created_at    TEXT NOT NULL,
+        PRIMARY KEY (bridge_id, friendly_name),
+        FOREIGN KEY (bridge_id, bridge_kind) REFERENCES devices (id, kind),
+        CHECK (device_id <> bridge_id)
+      ) STRICT;
+    `,
+  },
+];

@@ -1,0 +1,167 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { BrokerStats } from '../broker/types.js';
+
+// The broker keeps plain numbers; these metrics copy them at scrape time (prom-client's `collect()`), so
+// nothing has to remember to update a metric and a scrape always shows the broker's own count. Counters
+// stay prom-client Counters (exposed as `# TYPE … counter`, so rate() works); `collect()` resets them
+// and adds the absolute value. collect() is synchronous here, and prom-client reads the values right
+// after it returns, so two concurrent scrapes cannot interleave a reset with a read.
+//
+// While the broker is not running (brokerStats() returns undefined) its series are absent rather than
+// 0: "unknown" must not look like "nothing happened". Readiness reports the broker itself.
+
+export interface Metrics {
+  /** Private to this gateway: never prom-client's global registry, so tests and several gateways in one process never collide. */
+  readonly registry: Registry;
+}
+
+export interface MetricsDeps {
+  /** The running broker's counters, or undefined before it starts / after it stops. */
+  brokerStats: () => BrokerStats | undefined;
+}
+
+interface ScalarSpec {
+  readonly name: string;
+  readonly help: string;
+  readonly read: (stats: BrokerStats) => number;
+}
+
+interface LabelledSpec {
+  readonly name: string;
+  readonly help: string;
+  readonly label: string;
+  /** Every key of the map is a label value (a closed enum), so each series is present even at 0. */
+  readonly read: (stats: BrokerStats) => Readonly<Record<string, number>>;
+}
+
+const SCALAR_COUNTERS = [
+  {
+    name: 'tryggheim_mqtt_connections_accepted_total',
+    help: 'MQTT sockets accepted by the broker.',
+    read: (s) => s.connectionsAccepted,
+  },
+  {
+    name: 'tryggheim_mqtt_publishes_total',
+    help: 'PUBLISH packets accepted by the broker.',
+    read: (s) => s.publishesAccepted,
+  },
+  {
+    name: 'tryggheim_mqtt_publishes_denied_total',
+    help: 'PUBLISH packets refused by the topic ACL.',
+    read: (s) => s.publishesDenied,
+  },
+  {
+    name: 'tryggheim_mqtt_subscriptions_denied_total',
+    help: 'Subscription filters refused by the topic ACL.',
+    read: (s) => s.subscriptionsDenied,
+  },
+  {
+    name: 'tryggheim_mqtt_forwards_denied_total',
+    help: 'Messages not forwarded to a subscriber because the ACL forbids that client to see them.',
+    read: (s) => s.forwardsDenied,
+  },
+] as const satisfies readonly ScalarSpec[];
+
+const LABELLED_COUNTERS = [
+  {
+    name: 'tryggheim_mqtt_connections_refused_total',
+    help: 'MQTT sockets refused before CONNECT, by reason.',
+    label: 'reason',
+    read: (s) => s.connectionsRefused,
+  },
+  {
+    name: 'tryggheim_mqtt_auth_failures_total',
+    help: 'MQTT CONNECTs refused or dropped during authentication, by reason.',
+    label: 'reason',
+    read: (s) => s.authFailures,
+  },
+  {
+    name: 'tryggheim_mqtt_packets_refused_total',
+    help: 'MQTT packets refused by the broker guard, by reason.',
+    label: 'reason',
+    read: (s) => s.packetsRefused,
+  },
+  {
+    name: 'tryggheim_mqtt_messages_dropped_total',
+    help: 'Messages the broker dropped instead of delivering, by reason.',
+    label: 'reason',
+    read: (s) => s.messagesDropped,
+  },
+] as const satisfies readonly LabelledSpec[];
+
+const GAUGES = [
+  {
+    name: 'tryggheim_mqtt_connections',
+    help: 'MQTT sockets currently open, authenticated or not.',
+    read: (s) => s.openConnections(),
+  },
+  {
+    name: 'tryggheim_mqtt_unauthenticated_connections',
+    help: 'MQTT sockets currently open that have not yet authenticated.',
+    read: (s) => s.unauthenticatedConnections(),
+  },
+  {
+    name: 'tryggheim_mqtt_clients',
+    help: 'Authenticated MQTT clients currently connected.',
+    read: (s) => s.connectedClients(),
+  },
+] as const satisfies readonly ScalarSpec[];
+
+export function createMetrics(deps: MetricsDeps): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tryggheim_' });
+
+  for (const spec of SCALAR_COUNTERS) {
+    new Counter({
+      name: spec.name,
+      help: spec.help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const stats = deps.brokerStats();
+        if (stats === undefined) {
+          // reset() leaves an unlabelled series at 0; remove it so it is absent.
+          this.remove();
+          return;
+        }
+        this.inc(spec.read(stats));
+      },
+    });
+  }
+
+  for (const spec of LABELLED_COUNTERS) {
+    new Counter({
+      name: spec.name,
+      help: spec.help,
+      labelNames: [spec.label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const stats = deps.brokerStats();
+        if (stats === undefined) return;
+        for (const [value, count] of Object.entries(spec.read(stats))) {
+          this.inc({ [spec.label]: value }, count);
+        }
+      },
+    });
+  }
+
+  for (const spec of GAUGES) {
+    new Gauge({
+      name: spec.name,
+      help: spec.help,
+      registers: [registry],
+      collect() {
+        const stats = deps.brokerStats();
+        if (stats === undefined) {
+          this.reset();
+          this.remove();
+          return;
+        }
+        this.set(spec.read(stats));
+      },
+    });
+  }
+
+  return { registry };
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorBodySchema, mapError } from '../../../gateway/http/errors.js';
+
+function fastifyLikeError(statusCode: number, extra: Record<string, unknown> = {}): Error {
+  return Object.assign(new Error(`raw message ${statusCode}`), { statusCode, ...extra });
+}
+
+describe('mapError', () => {
+  it('turns a thrown bug into 500 TRY_ERR_INTERNAL without its message', () => {
+    const mapped = mapError(new TypeError('cannot read properties of undefined (reading "resident")'));
+    expect(mapped).toEqual({
+      statusCode: 500,
+      body: { error: { code: 'TRY_ERR_INTERNAL', message: 'internal error' } },
+      isServerError: true,
+    });
+  });
+
+  it('treats anything thrown that is not a client error as a fault', () => {
+    for (const thrown of ['a string', null, undefined, 42, { statusCode: 200 }, { statusCode: 'x' }, fastifyLikeError(302)]) {
+      const mapped = mapError(thrown);
+      expect(mapped.statusCode).toBe(500);
+      expect(mapped.body.error.code).toBe('TRY_ERR_INTERNAL');
+    }
+  });
+
+  it('keeps the status of a deliberate 5xx but still withholds its message', () => {
+    const mapped = mapError(fastifyLikeError(503));
+    expect(mapped.statusCode).toBe(503);
+    expect(mapped.body).toEqual({ error: { code: 'TRY_ERR_INTERNAL', message: 'internal error' } });
+    expect(mapped.isServerError).toBe(true);
+  });
+
+  it('gives client errors a stable code by status', () => {
+    expect(mapError(fastifyLikeError(400)).body.error.code).toBe('TRY_ERR_BAD_REQUEST');
+    expect(mapError(fastifyLikeError(404)).body.error.code).toBe('TRY_ERR_NOT_FOUND');
+    expect(mapError(fastifyLikeError(405)).body.error.code).toBe('TRY_ERR_METHOD_NOT_ALLOWED');
+    expect(mapError(fastifyLikeError(413)).body.error.code).toBe('TRY_ERR_PAYLOAD_TOO_LARGE');
+    expect(mapError(fastifyLikeError(415)).body.error.code).toBe('TRY_ERR_UNSUPPORTED_MEDIA_TYPE');
+    expect(mapError(fastifyLikeError(418))).toEqual({
+      statusCode: 418,
+      body: { error: { code: 'TRY_ERR_BAD_REQUEST', message: 'bad request' } },
+      isServerError: false,
+    });
+  });
+
+  it('reports a schema validation failure as TRY_ERR_VALIDATION with the rule that failed', () => {
+    const err = fastifyLikeError(400, { validation: [{ message: 'Too small' }] });
+    err.message = 'querystring/limit Too small: expected number to be >=1';
+    expect(mapError(err)).toEqual({
+      statusCode: 400,
+      body: { error: { code: 'TRY_ERR_VALIDATION', message: 'querystring/limit Too small: expected number to be >=1' } },
+      isServerError: false,
+    });
+  });
+
+  it('always produces a body that matches the error schema', () => {
+    for (const thrown of [new Error('x'), fastifyLikeError(404), fastifyLikeError(400, { validation: [] }), fastifyLikeError(500)]) {
+      expect(ErrorBodySchema.safeParse(mapError(thrown).body).success).toBe(true);
+    }
+  });
+});

@@ -67,9 +67,9 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
 
   return {
     accept(conn, remote, listener) {
-      if (!accepting) return refuse(conn, remote, listener, 'shutting_down');
-      if (!takeToken()) return refuse(conn, remote, listener, 'rate');
-      if (unauth >= limits.maxUnauthenticated) return refuse(conn, remote, listener, 'unauthenticated_cap');
+      if (!accepting) { refuse(conn, remote, listener, 'shutting_down'); return; }
+      if (!takeToken()) { refuse(conn, remote, listener, 'rate'); return; }
+      if (unauth >= limits.maxUnauthenticated) { refuse(conn, remote, listener, 'unauthenticated_cap'); return; }
       stats.connectionsAccepted += 1;
       unauth += 1;
       const state: ConnState = {

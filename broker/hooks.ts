@@ -40,12 +40,12 @@ export interface HookDeps {
 type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>>;
 
 export function principalOf(connections: Connections, client: Client | null | undefined): Principal | undefined {
-  return connections.state(client?.conn as never)?.principal;
+  return connections.state(client?.conn)?.principal;
 }
 
 export function createHooks({ policy, connections, lockout, limits, stats, logger }: HookDeps): Hooks {
   function refuse(client: Client, reason: AuthRefusal | 'locked_out' | 'keepalive' | 'will_denied', code: number, done: (e: AuthenticateError, ok: null) => void): void {
-    const st = connections.state(client.conn as never);
+    const st = connections.state(client.conn);
     const deviceId = st?.requestedId;
     if (reason === 'will_denied') stats.publishesDenied += 1;
     else stats.authFailures[reason] += 1;
@@ -68,7 +68,7 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
 
   return {
     preConnect(client, packet, done) {
-      const st = connections.state(client.conn as never);
+      const st = connections.state(client.conn);
       if (st) {
         st.requestedId = packet.clientId;
         st.keepalive = packet.keepalive ?? 0;
@@ -78,14 +78,14 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
     },
 
     authenticate(client, username, password, done) {
-      const st = connections.state(client.conn as never);
-      if (!st) return refuse(client, 'identifier_rejected', RC.IDENTIFIER_REJECTED, done);
+      const st = connections.state(client.conn);
+      if (!st) { refuse(client, 'identifier_rejected', RC.IDENTIFIER_REJECTED, done); return; }
       const id = st.requestedId ?? '';
       // [MQTT-3.1.3-8] a zero-byte client id must be refused (aedes would invent one); and we key sessions by device id.
-      if (id === '' || id.length > limits.maxClientIdLength) return refuse(client, 'identifier_rejected', RC.IDENTIFIER_REJECTED, done);
-      if (lockout.lockedFor([`dev:${id}`, `addr:${st.remote}`]) > 0) return refuse(client, 'locked_out', RC.NOT_AUTHORIZED, done);
+      if (id === '' || id.length > limits.maxClientIdLength) { refuse(client, 'identifier_rejected', RC.IDENTIFIER_REJECTED, done); return; }
+      if (lockout.lockedFor([`dev:${id}`, `addr:${st.remote}`]) > 0) { refuse(client, 'locked_out', RC.NOT_AUTHORIZED, done); return; }
       // No keepalive means a dead device is never noticed; MQTT 3.1.1 has no CONNACK code for this, 5 is the closest.
-      if (st.keepalive === 0 || st.keepalive > limits.keepaliveMaxSec) return refuse(client, 'keepalive', RC.NOT_AUTHORIZED, done);
+      if (st.keepalive === 0 || st.keepalive > limits.keepaliveMaxSec) { refuse(client, 'keepalive', RC.NOT_AUTHORIZED, done); return; }
 
       const finish = (result: Awaited<ReturnType<AccessPolicy['authenticate']>>): void => {
         if (!result.ok) return refuse(client, result.reason, REFUSAL_CODE[result.reason], done);
@@ -94,7 +94,7 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
         if (st.willTopic !== undefined && !policy.canPublish(result.principal, st.willTopic)) {
           return refuse(client, 'will_denied', RC.NOT_AUTHORIZED, done);
         }
-        connections.authenticated(client.conn as never, result.principal);
+        connections.authenticated(client.conn, result.principal);
         logger.debug({ event: 'mqtt.connected', deviceId: result.principal.id, remote: st.remote, listener: st.listener }, 'MQTT client connected');
         done(null, true);
       };
@@ -131,7 +131,7 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
         stats.publishesDenied += 1;
         principal ??= undefined;
         logger.warn(
-          { event: 'security.publish_denied', deviceId: principal?.id, remote: connections.state(client.conn as never)?.remote, topic: packet.topic },
+          { event: 'security.publish_denied', deviceId: principal?.id, remote: connections.state(client.conn)?.remote, topic: packet.topic },
           'MQTT publish refused, connection closed',
         );
         done(new Error('not authorized'));
@@ -142,7 +142,7 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
     },
 
     authorizeSubscribe(client, sub, done) {
-      const st = connections.state(client.conn as never);
+      const st = connections.state(client.conn);
       const principal = st?.principal;
       if (st?.filterFlood) {
         done(null, null);

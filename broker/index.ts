@@ -24,6 +24,8 @@ export async function startBroker(options: BrokerOptions, deps: BrokerDeps): Pro
   const now = deps.now ?? Date.now;
   const { limits } = options;
   const { policy, logger } = deps;
+  // Assigned once aedes exists; the closures below need it before then (prefer-const can't see that).
+  // eslint-disable-next-line prefer-const
   let aedesRef: Aedes | undefined;
 
   const stats = createStats({

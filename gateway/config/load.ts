@@ -41,11 +41,9 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   const merged = deepMerge(deepMerge(isPlainObject(fromFile) ? fromFile : {}, fromEnv), opts.overrides ?? {});
 
   const parsed = ConfigSchema.safeParse(merged);
-  if (!parsed.success) {
-    problems.push(...parsed.error.issues.map(formatIssue));
-  } else {
-    problems.push(...checkFiles(parsed.data));
-  }
+  if (!parsed.success) problems.push(...parsed.error.issues.map(formatIssue));
+  // Checked on the raw input so that they are reported together with schema problems, not after them.
+  problems.push(...checkTls(merged));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return deepFreeze(parsed.data);
 }
@@ -80,12 +78,18 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   return `${path}: ${issue.message}`;
 }
 
-function checkFiles(config: Config): string[] {
+function checkTls(raw: Record<string, unknown>): string[] {
+  const broker = raw.broker;
+  const tls = isPlainObject(broker) ? broker.tls : undefined;
+  if (!isPlainObject(tls)) return [];
   const out: string[] = [];
-  const tls = config.broker.tls;
   for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
     const f = tls[key];
-    if (f !== undefined && !existsSync(resolve(f))) out.push(`broker.tls.${key}: file not found (${f})`);
+    if (typeof f === 'string' && f !== '' && !existsSync(resolve(f))) out.push(`broker.tls.${key}: file not found (${f})`);
+  }
+  const has = (k: string): boolean => typeof tls[k] === 'string' && tls[k] !== '';
+  if (has('certFile') !== has('keyFile')) {
+    out.push(`broker.tls.${has('certFile') ? 'keyFile' : 'certFile'}: certFile and keyFile must be set together`);
   }
   return out;
 }
@@ -130,12 +134,15 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function objectShape(schema: z.ZodType | undefined): Record<string, z.ZodType> | undefined {
   if (schema === undefined) return undefined;
   const s = unwrap(schema);
-  return s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : undefined;
+  return s instanceof z.ZodObject ? (s.shape) : undefined;
 }
 
 function coerce(schema: z.ZodType, raw: string): unknown {
   const s = unwrap(schema);
-  if (s instanceof z.ZodNumber) return raw.trim() === '' ? raw : Number(raw);
+  if (s instanceof z.ZodNumber) {
+    const n = Number(raw);
+    return raw.trim() === '' || Number.isNaN(n) ? raw : n; // a string makes zod say "expected number, received string"
+  }
   if (s instanceof z.ZodBoolean) {
     if (/^(true|1|yes|on)$/i.test(raw)) return true;
     if (/^(false|0|no|off)$/i.test(raw)) return false;

@@ -73,20 +73,10 @@ export const BrokerConfigSchema = z
     ws: WsListenerSchema,
     limits: LimitsSchema,
     lockout: LockoutSchema,
-    /** `level`: sessions and retained messages on disk under dataDir/mqtt; `memory`: lost on restart (tests only). */
+    /** `level`: sessions and retained messages on disk under dataDir/mqtt-sessions; `memory`: lost on restart (tests only). */
     persistence: z.enum(['level', 'memory']).default('level'),
   })
-  .prefault({})
-  .superRefine((broker, ctx) => {
-    const { certFile, keyFile } = broker.tls;
-    if ((certFile === undefined) !== (keyFile === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tls', certFile === undefined ? 'certFile' : 'keyFile'],
-        message: 'certFile and keyFile must be set together',
-      });
-    }
-  });
+  .prefault({});
 
 export const HttpConfigSchema = z
   .strictObject({

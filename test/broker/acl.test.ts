@@ -37,9 +37,10 @@ function collect(client: MqttClient): string[] {
 async function subscribeCodes(client: MqttClient, filters: Record<string, { qos: 0 | 1 | 2 }>): Promise<Record<string, number>> {
   const codes = await client.subscribeAsync(filters).then(
     (granted) => granted.map((g) => g.qos as number),
-    (err: { packet?: { granted?: number[] } }) => {
-      if (!err.packet?.granted) throw err;
-      return err.packet.granted;
+    (err: unknown) => {
+      const granted = (err as { packet?: { granted?: number[] } }).packet?.granted;
+      if (!granted) throw err;
+      return granted;
     },
   );
   return Object.fromEntries(Object.keys(filters).map((f, i) => [f, codes[i] ?? -1]));

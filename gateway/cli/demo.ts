@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import type { Config } from '../config/schema.js';
+import { startGateway, type Gateway } from '../main.js';
+import type { CliContext } from './context.js';
+import { runUntilSignal } from './run.js';
+
+// `npm run demo`: a gateway with a demo home and device in the configured data directory (./data by
+// default, inside the project), and the exact commands to talk to it. On a machine where the standard ports
+// are taken it falls back to free ones and prints those.
+
+export const DEMO_HOME = 'home-demo-01';
+export const DEMO_TEAM = 'team-demo';
+export const DEMO_DEVICE = 'd-demo-0001';
+
+function withFreePorts(config: Readonly<Config>): Readonly<Config> {
+  return {
+    ...config,
+    broker: { ...config.broker, tcp: { ...config.broker.tcp, port: 0 }, tls: { ...config.broker.tls, port: 0 }, ws: { ...config.broker.ws, port: 0 } },
+    http: { ...config.http, port: 0 },
+  };
+}
+
+async function startDemoGateway(config: Readonly<Config>, ctx: CliContext): Promise<Gateway> {
+  try {
+    return await startGateway(config);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    if ((e.code ?? e.cause?.code) !== 'EADDRINUSE') throw err;
+    ctx.err('note: a configured port is in use on this machine; the demo uses free ports instead.');
+    return startGateway(withFreePorts(config));
+  }
+}
+
+/** Provisions the demo home and device when missing; rotates the demo device's secret so it can be shown. */
+export function provisionDemo(gw: Gateway): { deviceId: string; secret: string } {
+  const { registry } = gw;
+  if (registry.getHome(DEMO_HOME) === undefined) registry.addHome({ id: DEMO_HOME, teamId: DEMO_TEAM });
+  if (registry.getDevice(DEMO_DEVICE) === undefined) {
+    const { secret } = registry.addDevice({ id: DEMO_DEVICE, kind: 'dispenser', model: 'demo-dispenser', adapterId: 'tryggheim', homeId: DEMO_HOME });
+    return { deviceId: DEMO_DEVICE, secret };
+  }
+  // Demo only: a production secret is shown once; the demo shows a fresh one at every start instead.
+  return { deviceId: DEMO_DEVICE, secret: registry.rotateSecret(DEMO_DEVICE) };
+}
+
+export function demoInstructions(gw: Gateway, device: { deviceId: string; secret: string }): string[] {
+  const mqtt = gw.broker.address('tcp');
+  const ws = gw.broker.address('ws');
+  const http = gw.http.address;
+  const port = mqtt?.port ?? 1883;
+  const auth = `-i ${device.deviceId} -u ${device.deviceId} -P '${device.secret}'`;
+  return [
+    '',
+    'Tryggheim demo is running.',
+    `  MQTT      mqtt://127.0.0.1:${port}${ws ? `   (WebSocket: ws://127.0.0.1:${ws.port}${gw.config.broker.ws.path})` : ''}`,
+    `  HTTP      http://${http.address}:${http.port}/healthz   /readyz   /metrics`,
+    `  Data      ${gw.config.dataDir}`,
+    `  Demo home ${DEMO_HOME} (team ${DEMO_TEAM}), device ${device.deviceId}`,
+    '',
+    'Publish a reading as the demo device (QoS 1):',
+    `  mosquitto_pub -h 127.0.0.1 -p ${port} ${auth} -q 1 -t tryggheim/v1/devices/${device.deviceId}/up -m '{"type":"dose.taken","slot":"08:00"}'`,
+    'Set its status (retained), as a device does when it comes online:',
+    `  mosquitto_pub -h 127.0.0.1 -p ${port} ${auth} -q 1 -r -t tryggheim/v1/devices/${device.deviceId}/status -m online`,
+    'Listen for commands to it:',
+    `  mosquitto_sub -h 127.0.0.1 -p ${port} ${auth} -q 1 -t tryggheim/v1/devices/${device.deviceId}/down`,
+    'Anything else is refused, e.g. subscribing to everything:',
+    `  mosquitto_sub -h 127.0.0.1 -p ${port} ${auth} -t '#'`,
+    '',
+    'Stop with Ctrl+C.',
+  ];
+}
+
+export function registerDemoCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('demo')
+    .description('run the gateway with a demo home and device, and print how to publish to it')
+    .action(async () => {
+      const config = ctx.config();
+      await runUntilSignal(() => startDemoGateway(config, ctx), ctx, (gw) => {
+        for (const line of demoInstructions(gw, provisionDemo(gw))) ctx.out(line);
+      });
+    });
+}

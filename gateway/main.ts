@@ -1,0 +1,98 @@
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { devicePolicy, startBroker, type BrokerHandle } from '../broker/index.js';
+import type { Config } from './config/schema.js';
+import { databasePath, openDatabase, type Database } from './db/sqlite.js';
+import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
+import { createEventBus, type EventBus } from './events.js';
+import { buildApp } from './http/app.js';
+import { startHttpServer, type HttpServerHandle } from './http/server.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+
+// The composition root: the only place that knows every part. Start order is database → broker → HTTP, so
+// /readyz never says ready before devices can connect; stop order is the reverse.
+
+export interface Gateway {
+  readonly config: Readonly<Config>;
+  readonly logger: Logger;
+  readonly db: Database;
+  readonly registry: DeviceRegistry;
+  readonly broker: BrokerHandle;
+  readonly events: EventBus;
+  readonly http: { address: AddressInfo };
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  logger?: Logger;
+  now?: () => number;
+}
+
+export async function startGateway(config: Readonly<Config>, opts: GatewayOptions = {}): Promise<Gateway> {
+  const logger = opts.logger ?? createLogger({ level: config.log.level });
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+
+  const db = openDatabase(databasePath(dataDir));
+  const registry = createDeviceRegistry({ db });
+  const events = createEventBus((event, err) => {
+    logger.error({ event: 'gateway.listener_error', on: event, err }, 'event listener failed');
+  });
+
+  let broker: BrokerHandle | undefined;
+  let http: HttpServerHandle | undefined;
+  try {
+    broker = await startBroker(config.broker, {
+      policy: devicePolicy(registry.authenticate),
+      logger: logger.child({ component: 'broker' }),
+      dataDir,
+      ...(opts.now ? { now: opts.now } : {}),
+      onDeviceStatus: ({ principal, status, retained }) => {
+        logger.info({ event: 'device.status', deviceId: principal.id, kind: principal.kind, status, retained }, 'device status');
+        events.emit('device-status', { principal, status, retained, at: new Date() });
+      },
+    });
+    const brokerRef = broker;
+    const metrics = createMetrics({ brokerStats: () => brokerRef.stats });
+    const app = buildApp({
+      logger,
+      metrics,
+      readiness: () => ({ broker: brokerRef.isListening(), database: db.open }),
+    });
+    http = await startHttpServer(app, config.http);
+  } catch (err) {
+    await broker?.close();
+    db.close();
+    throw err;
+  }
+
+  for (const name of ['tcp', 'tls', 'ws'] as const) {
+    const address = broker.address(name);
+    if (address) logger.info({ event: 'gateway.listening', listener: `mqtt-${name}`, host: address.address, port: address.port }, 'MQTT listening');
+  }
+  logger.info({ event: 'gateway.listening', listener: 'http', host: http.address.address, port: http.address.port }, 'HTTP listening');
+
+  const brokerHandle = broker;
+  const httpHandle = http;
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    db,
+    registry,
+    broker: brokerHandle,
+    events,
+    http: { address: httpHandle.address },
+    close() {
+      closing ??= (async () => {
+        await httpHandle.close();
+        await brokerHandle.close();
+        db.close();
+        logger.info({ event: 'gateway.stopped' }, 'gateway stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -15,6 +15,7 @@ export interface ConnState {
   requestedId: string | undefined;
   keepalive: number;
   willTopic: string | undefined;
+  willQos: number | undefined;
   principal: Principal | undefined;
   filterFlood: boolean;
 }
@@ -67,9 +68,18 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
 
   return {
     accept(conn, remote, listener) {
-      if (!accepting) { refuse(conn, remote, listener, 'shutting_down'); return; }
-      if (!takeToken()) { refuse(conn, remote, listener, 'rate'); return; }
-      if (unauth >= limits.maxUnauthenticated) { refuse(conn, remote, listener, 'unauthenticated_cap'); return; }
+      if (!accepting) {
+        refuse(conn, remote, listener, 'shutting_down');
+        return;
+      }
+      if (!takeToken()) {
+        refuse(conn, remote, listener, 'rate');
+        return;
+      }
+      if (unauth >= limits.maxUnauthenticated) {
+        refuse(conn, remote, listener, 'unauthenticated_cap');
+        return;
+      }
       stats.connectionsAccepted += 1;
       unauth += 1;
       const state: ConnState = {
@@ -78,6 +88,7 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
         requestedId: undefined,
         keepalive: 0,
         willTopic: undefined,
+        willQos: undefined,
         principal: undefined,
         filterFlood: false,
       };
@@ -116,7 +127,11 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
       // aedes stores a SUBSCRIBE's filters in a loop that is quadratic in their number and blocks the whole
       // broker; count them as the packet is parsed, before aedes handles it. `_parser` is aedes' internal
       // mqtt-packet parser; test/broker/subscribe-limits.test.ts fails if an upgrade moves it.
-      const parser = (client as unknown as { _parser?: { prependListener(ev: 'packet', fn: (p: { cmd: string; subscriptions?: unknown[] }) => void): void } })._parser;
+      const parser = (
+        client as unknown as {
+          _parser?: { prependListener(ev: 'packet', fn: (p: { cmd: string; subscriptions?: unknown[] }) => void): void };
+        }
+      )._parser;
       if (parser === undefined) throw new Error('aedes client has no _parser: the SUBSCRIBE filter cap cannot be enforced');
       parser.prependListener('packet', (packet) => {
         if (packet.cmd !== 'subscribe' || (packet.subscriptions?.length ?? 0) <= limits.maxFiltersPerSubscribe) return;

@@ -19,6 +19,12 @@ const REFUSAL_CODE: Record<AuthRefusal, number> = {
   disabled: RC.NOT_AUTHORIZED,
 };
 
+/**
+ * Client ids become topic levels (`tryggheim/v1/devices/{id}/...`) and log fields: printable ASCII without
+ * MQTT wildcards, `/`, `$` or spaces. Registry ids are stricter still; this stops anything else early.
+ */
+const SAFE_CLIENT_ID = /^[A-Za-z0-9._:@-]+$/;
+
 /** Failures that count towards a lockout: guessing, not a disabled device presenting its right secret. */
 const COUNTS_FOR_LOCKOUT: Record<AuthRefusal, boolean> = {
   missing_credentials: true,
@@ -43,8 +49,15 @@ export function principalOf(connections: Connections, client: Client | null | un
   return connections.state(client?.conn)?.principal;
 }
 
+type EarlyRefusal = { reason: 'identifier_rejected' | 'locked_out' | 'keepalive' | 'will_denied'; code: number };
+
 export function createHooks({ policy, connections, lockout, limits, stats, logger }: HookDeps): Hooks {
-  function refuse(client: Client, reason: AuthRefusal | 'locked_out' | 'keepalive' | 'will_denied', code: number, done: (e: AuthenticateError, ok: null) => void): void {
+  function refuse(
+    client: Client,
+    reason: AuthRefusal | 'locked_out' | 'keepalive' | 'will_denied',
+    code: number,
+    done: (e: AuthenticateError, ok: null) => void,
+  ): void {
     const st = connections.state(client.conn);
     const deviceId = st?.requestedId;
     if (reason === 'will_denied') stats.publishesDenied += 1;
@@ -60,10 +73,26 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
       }
     }
     // One line per security event; never the secret (the password is not even in scope here).
-    logger.warn({ event: 'security.auth_failed', deviceId, remote: st?.remote, listener: st?.listener, reason, returnCode: code }, 'MQTT login refused');
+    logger.warn(
+      { event: 'security.auth_failed', deviceId, remote: st?.remote, listener: st?.listener, reason, returnCode: code },
+      'MQTT login refused',
+    );
     const err = new Error(`connection refused: ${reason}`) as AuthenticateError;
     (err as { returnCode: number }).returnCode = code;
     done(err, null);
+  }
+
+  /** Checks that need no credentials, in the order a device is best told about them. */
+  function earlyRefusal(id: string, st: NonNullable<ReturnType<Connections['state']>>): EarlyRefusal | undefined {
+    // [MQTT-3.1.3-8] a zero-byte client id must be refused (aedes would invent one); and we key sessions by device id.
+    if (id === '' || id.length > limits.maxClientIdLength || !SAFE_CLIENT_ID.test(id))
+      return { reason: 'identifier_rejected', code: RC.IDENTIFIER_REJECTED };
+    if (lockout.lockedFor([`dev:${id}`, `addr:${st.remote}`]) > 0) return { reason: 'locked_out', code: RC.NOT_AUTHORIZED };
+    // No keepalive means a dead device is never noticed; MQTT 3.1.1 has no CONNACK code for this, 5 is the closest.
+    if (st.keepalive === 0 || st.keepalive > limits.keepaliveMaxSec) return { reason: 'keepalive', code: RC.NOT_AUTHORIZED };
+    // [MQTT-3.1.2-14] a will QoS of 3 is a protocol violation (mqtt-packet lets it through).
+    if (st.willQos !== undefined && st.willQos > 2) return { reason: 'will_denied', code: RC.NOT_AUTHORIZED };
+    return undefined;
   }
 
   return {
@@ -73,19 +102,24 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
         st.requestedId = packet.clientId;
         st.keepalive = packet.keepalive ?? 0;
         st.willTopic = packet.will?.topic;
+        st.willQos = packet.will?.qos;
       }
       done(null, true);
     },
 
     authenticate(client, username, password, done) {
       const st = connections.state(client.conn);
-      if (!st) { refuse(client, 'identifier_rejected', RC.IDENTIFIER_REJECTED, done); return; }
+      if (!st) {
+        refuse(client, 'identifier_rejected', RC.IDENTIFIER_REJECTED, done);
+        return;
+      }
       const id = st.requestedId ?? '';
       // [MQTT-3.1.3-8] a zero-byte client id must be refused (aedes would invent one); and we key sessions by device id.
-      if (id === '' || id.length > limits.maxClientIdLength) { refuse(client, 'identifier_rejected', RC.IDENTIFIER_REJECTED, done); return; }
-      if (lockout.lockedFor([`dev:${id}`, `addr:${st.remote}`]) > 0) { refuse(client, 'locked_out', RC.NOT_AUTHORIZED, done); return; }
-      // No keepalive means a dead device is never noticed; MQTT 3.1.1 has no CONNACK code for this, 5 is the closest.
-      if (st.keepalive === 0 || st.keepalive > limits.keepaliveMaxSec) { refuse(client, 'keepalive', RC.NOT_AUTHORIZED, done); return; }
+      const early = earlyRefusal(id, st);
+      if (early !== undefined) {
+        refuse(client, early.reason, early.code, done);
+        return;
+      }
 
       const finish = (result: Awaited<ReturnType<AccessPolicy['authenticate']>>): void => {
         if (!result.ok) return refuse(client, result.reason, REFUSAL_CODE[result.reason], done);
@@ -95,7 +129,10 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
           return refuse(client, 'will_denied', RC.NOT_AUTHORIZED, done);
         }
         connections.authenticated(client.conn, result.principal);
-        logger.debug({ event: 'mqtt.connected', deviceId: result.principal.id, remote: st.remote, listener: st.listener }, 'MQTT client connected');
+        logger.debug(
+          { event: 'mqtt.connected', deviceId: result.principal.id, remote: st.remote, listener: st.listener },
+          'MQTT client connected',
+        );
         done(null, true);
       };
       try {
@@ -121,8 +158,7 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
       if (client === null) {
         // A last will left by a broker that died: it was checked at CONNECT; its owner is the will's client id.
         const owner = (packet as { clientId?: string }).clientId;
-        const ok =
-          owner !== undefined && (packet.topic === deviceTopic(owner, 'status') || packet.topic.startsWith(bridgePrefix(owner)));
+        const ok = owner !== undefined && (packet.topic === deviceTopic(owner, 'status') || packet.topic.startsWith(bridgePrefix(owner)));
         if (!ok) stats.publishesDenied += 1;
         done(ok ? null : new Error('not authorized'));
         return;
@@ -131,7 +167,12 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
         stats.publishesDenied += 1;
         principal ??= undefined;
         logger.warn(
-          { event: 'security.publish_denied', deviceId: principal?.id, remote: connections.state(client.conn)?.remote, topic: packet.topic },
+          {
+            event: 'security.publish_denied',
+            deviceId: principal?.id,
+            remote: connections.state(client.conn)?.remote,
+            topic: packet.topic,
+          },
           'MQTT publish refused, connection closed',
         );
         done(new Error('not authorized'));
@@ -150,7 +191,10 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
       }
       if (principal === undefined || !policy.canSubscribe(principal, sub.topic)) {
         stats.subscriptionsDenied += 1;
-        logger.warn({ event: 'security.subscribe_denied', deviceId: principal?.id, remote: st?.remote, filter: sub.topic }, 'MQTT subscription refused');
+        logger.warn(
+          { event: 'security.subscribe_denied', deviceId: principal?.id, remote: st?.remote, filter: sub.topic },
+          'MQTT subscription refused',
+        );
         done(null, null); // SUBACK 0x80 for this filter [MQTT-3.9.3]
         return;
       }

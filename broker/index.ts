@@ -52,10 +52,16 @@ export async function startBroker(options: BrokerOptions, deps: BrokerDeps): Pro
     maxQueuedPerClient: limits.maxQueuedPerClient,
     onDrop: (clientId, count) => {
       stats.messagesDropped.client_queue_full += count;
-      logger.warn({ event: 'mqtt.message_dropped', deviceId: clientId, reason: 'client_queue_full' }, 'offline queue full, message dropped');
+      logger.warn(
+        { event: 'mqtt.message_dropped', deviceId: clientId, reason: 'client_queue_full' },
+        'offline queue full, message dropped',
+      );
     },
     onDeniedFilterStoreAttempt: (client, filter) => {
-      logger.warn({ event: 'security.subscribe_denied', deviceId: client.id, filter, where: 'store' }, 'denied filter kept out of the session store');
+      logger.warn(
+        { event: 'security.subscribe_denied', deviceId: client.id, filter, where: 'store' },
+        'denied filter kept out of the session store',
+      );
     },
   });
 
@@ -96,9 +102,14 @@ export async function startBroker(options: BrokerOptions, deps: BrokerDeps): Pro
 
   let listeners;
   try {
-    listeners = await startListeners(options, limits, (conn, remote, listener) => {
-      connections.accept(conn, remote, listener);
-    }, logger);
+    listeners = await startListeners(
+      options,
+      limits,
+      (conn, remote, listener) => {
+        connections.accept(conn, remote, listener);
+      },
+      logger,
+    );
   } catch (err) {
     await closeAedes(aedes);
     await persistence.destroy();

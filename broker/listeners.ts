@@ -35,7 +35,12 @@ function closeServer(server: Server | HttpServer): Promise<void> {
   });
 }
 
-export async function startListeners(opts: BrokerListenOptions, limits: BrokerLimits, accept: Accept, logger: BrokerLogger): Promise<Listeners> {
+export async function startListeners(
+  opts: BrokerListenOptions,
+  limits: BrokerLimits,
+  accept: Accept,
+  logger: BrokerLogger,
+): Promise<Listeners> {
   const servers = new Map<ListenerName, { server: Server | HttpServer; address: AddressInfo; wss?: WebSocketServer }>();
   const closeAll = async (): Promise<void> => {
     for (const { server, wss } of servers.values()) {
@@ -65,7 +70,10 @@ export async function startListeners(opts: BrokerListenOptions, limits: BrokerLi
         },
       );
       server.on('tlsClientError', (err, socket) => {
-        logger.debug({ event: 'mqtt.tls_error', remote: socket.remoteAddress, code: (err as NodeJS.ErrnoException).code }, 'TLS handshake failed');
+        logger.debug(
+          { event: 'mqtt.tls_error', remote: socket.remoteAddress, code: (err as NodeJS.ErrnoException).code },
+          'TLS handshake failed',
+        );
       });
       servers.set('tls', { server, address: await listen(server, opts.tls.port, opts.host) });
     }

@@ -2,7 +2,9 @@ import type { BrokerStats } from './types.js';
 
 export type MutableStats = BrokerStats;
 
-export function createStats(gauges: Pick<BrokerStats, 'openConnections' | 'unauthenticatedConnections' | 'connectedClients'>): MutableStats {
+export function createStats(
+  gauges: Pick<BrokerStats, 'openConnections' | 'unauthenticatedConnections' | 'connectedClients'>,
+): MutableStats {
   return {
     connectionsAccepted: 0,
     connectionsRefused: { rate: 0, unauthenticated_cap: 0, shutting_down: 0 },

@@ -134,7 +134,7 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function objectShape(schema: z.ZodType | undefined): Record<string, z.ZodType> | undefined {
   if (schema === undefined) return undefined;
   const s = unwrap(schema);
-  return s instanceof z.ZodObject ? (s.shape) : undefined;
+  return s instanceof z.ZodObject ? s.shape : undefined;
 }
 
 function coerce(schema: z.ZodType, raw: string): unknown {

@@ -35,9 +35,19 @@ const WsListenerSchema = z
 const LimitsSchema = z
   .strictObject({
     /** Largest packet a socket may declare before it has authenticated (the CONNECT). */
-    maxConnectBytes: z.number().int().min(128).max(1024 * 1024).default(16 * 1024),
+    maxConnectBytes: z
+      .number()
+      .int()
+      .min(128)
+      .max(1024 * 1024)
+      .default(16 * 1024),
     /** Largest packet an authenticated client may declare (a PUBLISH). */
-    maxPacketBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024),
+    maxPacketBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(256 * 1024),
     /** Sockets that have not completed CONNECT yet, over all listeners. */
     maxUnauthenticated: z.number().int().min(1).default(2000),
     /** New connections accepted per second (token bucket; burst = one second's worth). */
@@ -61,7 +71,11 @@ const LockoutSchema = z
   .strictObject({
     maxFailures: z.number().int().min(1).default(5),
     windowSec: z.number().int().min(1).default(60),
-    lockSec: z.number().int().min(1).default(15 * 60),
+    lockSec: z
+      .number()
+      .int()
+      .min(1)
+      .default(15 * 60),
   })
   .prefault({});
 
@@ -85,6 +99,31 @@ export const HttpConfigSchema = z
   })
   .prefault({});
 
+export const InfluxConfigSchema = z
+  .strictObject({
+    /** Base URL, e.g. http://127.0.0.1:8086. Unset: no storage — messages stay in the journal (demo starts a local influxd). */
+    url: z.url().optional(),
+    /** `v2` = /api/v2/write with a token (InfluxDB 2.x, 3.x, 1.8+); `v1` = /write (1.x before 1.8); `auto` asks /ping. */
+    apiVersion: z.enum(['auto', 'v1', 'v2']).default('auto'),
+    token: z.string().min(1).optional(),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    /** v1 database (and, through DBRP mapping, the v2/v3 bucket for InfluxQL reads). */
+    database: z.string().min(1).default('tryggheim'),
+    retentionPolicy: z.string().min(1).optional(),
+    /** v2 organisation and bucket. */
+    org: z.string().min(1).optional(),
+    bucket: z.string().min(1).default('tryggheim'),
+    /** Lines per write request. */
+    batchSize: z.number().int().min(1).max(100_000).default(5000),
+    /** Longest a line waits before it is sent. */
+    flushIntervalMs: z.number().int().min(10).max(1000).default(1000),
+    /** Write requests in flight at once. */
+    maxInFlight: z.number().int().min(1).max(16).default(2),
+    timeoutMs: z.number().int().min(100).default(10_000),
+  })
+  .prefault({});
+
 export const ConfigSchema = z.strictObject({
   /** Where SQLite, MQTT sessions and (later) the journal live. Relative paths are relative to the working directory. */
   dataDir: z.string().min(1).default('./data'),
@@ -95,6 +134,7 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   broker: BrokerConfigSchema,
   http: HttpConfigSchema,
+  influx: InfluxConfigSchema,
 });
 
 export type ConfigInput = z.input<typeof ConfigSchema>;

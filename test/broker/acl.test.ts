@@ -86,10 +86,17 @@ describe('topic rules (pure)', () => {
 });
 
 describe('ACL over MQTT', () => {
-  it('a device publishes to its own up topic, and a publish to another device\'s topic closes its connection', async () => {
+  it("a device publishes to its own up topic, and a publish to another device's topic closes its connection", async () => {
     broker = await startTestBroker({ authenticator: auth });
     const seen: string[] = [];
-    broker.handle.aedes.subscribe('tryggheim/v1/#', (p, cb) => { seen.push(p.topic); cb(); }, () => undefined);
+    broker.handle.aedes.subscribe(
+      'tryggheim/v1/#',
+      (p, cb) => {
+        seen.push(p.topic);
+        cb();
+      },
+      () => undefined,
+    );
     const d1 = await connectAs('d-0001');
     await d1.publishAsync(up('d-0001'), 'ok', { qos: 1 });
     const closed = new Promise<void>((r) => d1.once('close', () => r()));
@@ -102,7 +109,13 @@ describe('ACL over MQTT', () => {
   it('"#", "+/#", "$SYS/#" and another device\'s down get SUBACK failure; its own down is granted', async () => {
     broker = await startTestBroker({ authenticator: auth });
     const d1 = await connectAs('d-0001');
-    const granted = await subscribeCodes(d1, { '#': { qos: 1 }, '+/#': { qos: 1 }, '$SYS/#': { qos: 0 }, [down('d-0002')]: { qos: 1 }, [down('d-0001')]: { qos: 1 } });
+    const granted = await subscribeCodes(d1, {
+      '#': { qos: 1 },
+      '+/#': { qos: 1 },
+      '$SYS/#': { qos: 0 },
+      [down('d-0002')]: { qos: 1 },
+      [down('d-0001')]: { qos: 1 },
+    });
     expect(granted).toEqual({
       '#': 128,
       '+/#': 128,
@@ -121,14 +134,26 @@ describe('ACL over MQTT', () => {
     const granted = await subscribeCodes(d1, { [victim]: { qos: 1 }, [down('d-0001')]: { qos: 1 } });
     expect(Object.values(granted)).toEqual([128, 1]);
     // Internal publisher (the gateway) sends to both devices while d-0001 is online...
-    broker.handle.aedes.publish({ cmd: 'publish', topic: victim, payload: Buffer.from('secret-1'), qos: 1, retain: false, dup: false }, () => undefined);
-    broker.handle.aedes.publish({ cmd: 'publish', topic: down('d-0001'), payload: Buffer.from('mine-1'), qos: 1, retain: false, dup: false }, () => undefined);
+    broker.handle.aedes.publish(
+      { cmd: 'publish', topic: victim, payload: Buffer.from('secret-1'), qos: 1, retain: false, dup: false },
+      () => undefined,
+    );
+    broker.handle.aedes.publish(
+      { cmd: 'publish', topic: down('d-0001'), payload: Buffer.from('mine-1'), qos: 1, retain: false, dup: false },
+      () => undefined,
+    );
     await sleep(200);
     expect(got).toEqual([`${down('d-0001')} mine-1`]);
     await d1.endAsync();
     // ...and while it is offline, then it comes back to its persistent session.
-    broker.handle.aedes.publish({ cmd: 'publish', topic: victim, payload: Buffer.from('secret-2'), qos: 1, retain: false, dup: false }, () => undefined);
-    broker.handle.aedes.publish({ cmd: 'publish', topic: down('d-0001'), payload: Buffer.from('mine-2'), qos: 1, retain: false, dup: false }, () => undefined);
+    broker.handle.aedes.publish(
+      { cmd: 'publish', topic: victim, payload: Buffer.from('secret-2'), qos: 1, retain: false, dup: false },
+      () => undefined,
+    );
+    broker.handle.aedes.publish(
+      { cmd: 'publish', topic: down('d-0001'), payload: Buffer.from('mine-2'), qos: 1, retain: false, dup: false },
+      () => undefined,
+    );
     await sleep(100);
     d1 = mqtt.connect(broker.url, { clientId: 'd-0001', username: 'd-0001', password: SECRET, clean: false, reconnectPeriod: 0 });
     clients.push(d1);
@@ -137,7 +162,10 @@ describe('ACL over MQTT', () => {
     await sleep(300);
     expect(got).toEqual([`${down('d-0001')} mine-2`]);
     // A third message after the reconnect: the restored session must not carry the denied filter either.
-    broker.handle.aedes.publish({ cmd: 'publish', topic: victim, payload: Buffer.from('secret-3'), qos: 1, retain: false, dup: false }, () => undefined);
+    broker.handle.aedes.publish(
+      { cmd: 'publish', topic: victim, payload: Buffer.from('secret-3'), qos: 1, retain: false, dup: false },
+      () => undefined,
+    );
     await sleep(200);
     expect(got.some((m) => m.includes('secret'))).toBe(false);
   });

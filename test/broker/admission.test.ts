@@ -60,7 +60,11 @@ describe('admission', () => {
 
   it('caps the connection rate (token bucket), and recovers as time passes', async () => {
     let now = 1_000_000;
-    broker = await startTestBroker({ authenticator: auth, options: { limits: limits({ connectRatePerSec: 2 }) }, deps: { now: () => now } });
+    broker = await startTestBroker({
+      authenticator: auth,
+      options: { limits: limits({ connectRatePerSec: 2 }) },
+      deps: { now: () => now },
+    });
     const a = await rawSocket(broker.port);
     const b = await rawSocket(broker.port);
     const c = await rawSocket(broker.port);
@@ -88,7 +92,10 @@ describe('admission', () => {
     await d.endAsync();
     for (let i = 0; i < 8; i++) {
       await new Promise<void>((r) => {
-        broker?.handle.aedes.publish({ cmd: 'publish', topic: 'tryggheim/v1/devices/d-0001/down', payload: Buffer.from(`m${i}`), qos: 1, retain: false, dup: false }, () => r());
+        broker?.handle.aedes.publish(
+          { cmd: 'publish', topic: 'tryggheim/v1/devices/d-0001/down', payload: Buffer.from(`m${i}`), qos: 1, retain: false, dup: false },
+          () => r(),
+        );
       });
     }
     expect(broker.handle.stats.messagesDropped.client_queue_full).toBe(3);

@@ -66,6 +66,13 @@ describe('MQTT CONNECT', () => {
     expect(await connackCode(broker.url, { clientId: '', clean: true, username: 'd-0001', password: SECRET })).toBe(2);
   });
 
+  it('refuses client ids that would not be safe as a topic level', async () => {
+    broker = await startTestBroker({ authenticator: table });
+    for (const id of ['d/0001', 'd+1', 'd#1', '$d', 'd 1']) {
+      expect(await connackCode(broker.url, { clientId: id, username: id, password: SECRET })).toBe(2);
+    }
+  });
+
   it('refuses a disabled device with "not authorized", but only when its secret is right', async () => {
     broker = await startTestBroker({ authenticator: table });
     expect(await connackCode(broker.url, { clientId: 'd-off', username: 'd-off', password: SECRET })).toBe(5);

@@ -36,7 +36,10 @@ describe('packet guard', () => {
   });
 
   it('refuses a remaining length with a fifth continuation byte [MQTT-2.2.3]', () => {
-    expect(createPacketGuard(() => 1e9).scan(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toEqual({ ok: false, reason: 'malformed' });
+    expect(createPacketGuard(() => 1e9).scan(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
   });
 
   it('asks for the limit per packet, so it can rise after authentication', () => {

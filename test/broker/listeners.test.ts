@@ -17,11 +17,29 @@ const clients: MqttClient[] = [];
 beforeAll(() => {
   // A throwaway self-signed certificate for 127.0.0.1, made by Debian's openssl.
   certDir = mkdtempSync(join(tmpdir(), 'tryggheim-tls-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'),
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(certDir, 'key.pem'),
+      '-out',
+      join(certDir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
 });
 afterAll(() => {
   rmSync(certDir, { recursive: true, force: true });
@@ -33,7 +51,14 @@ afterEach(async () => {
 });
 
 async function roundTrip(url: string, extra: mqtt.IClientOptions = {}): Promise<void> {
-  const c = await mqtt.connectAsync(url, { clientId: 'd-0001', username: 'd-0001', password: SECRET, reconnectPeriod: 0, connectTimeout: 5000, ...extra });
+  const c = await mqtt.connectAsync(url, {
+    clientId: 'd-0001',
+    username: 'd-0001',
+    password: SECRET,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...extra,
+  });
   clients.push(c);
   await c.publishAsync('tryggheim/v1/devices/d-0001/up', 'x', { qos: 1 });
 }

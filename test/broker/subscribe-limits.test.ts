@@ -7,7 +7,9 @@ import { startTestBroker, tableAuthenticator, type TestBroker } from '../support
 
 const SECRET = 'tgs_limits-secret-abcdefghijklmnopqrstuvwxyz';
 const ids = ['hub-01', 'd-0001'];
-const auth = tableAuthenticator(Object.fromEntries(ids.map((id) => [id, { secret: SECRET, kind: id.startsWith('hub') ? 'bridge' : 'device' }])));
+const auth = tableAuthenticator(
+  Object.fromEntries(ids.map((id) => [id, { secret: SECRET, kind: id.startsWith('hub') ? 'bridge' : 'device' }])),
+);
 
 let broker: TestBroker | undefined;
 const clients: MqttClient[] = [];
@@ -55,7 +57,9 @@ describe('SUBSCRIBE filter cap', () => {
     expect(Math.max(...rtts)).toBeLessThan(100);
     expect(broker.handle.stats.packetsRefused.too_many_filters).toBe(1);
     // Nothing of it was stored: the persistent session has no subscriptions.
-    const persistence = (broker.handle.aedes as unknown as { persistence: { subscriptionsByClient(c: { id: string }): Promise<unknown[] | null> } }).persistence;
+    const persistence = (
+      broker.handle.aedes as unknown as { persistence: { subscriptionsByClient(c: { id: string }): Promise<unknown[] | null> } }
+    ).persistence;
     const stored = await persistence.subscriptionsByClient({ id: 'hub-01' });
     expect(stored ?? []).toHaveLength(0);
   });

@@ -46,7 +46,9 @@ export function testBrokerOptions(overrides: Partial<BrokerOptions> = {}): Broke
  * A credential table standing in for the device registry in broker-only tests (the broker's contract is
  * the Authenticator function; the gateway tests run the same flows against the real SQLite registry).
  */
-export function tableAuthenticator(table: Record<string, { secret: string; kind?: 'device' | 'bridge'; disabled?: boolean }>): Authenticator {
+export function tableAuthenticator(
+  table: Record<string, { secret: string; kind?: 'device' | 'bridge'; disabled?: boolean }>,
+): Authenticator {
   return (id, secret): AuthResult => {
     const row = table[id];
     if (row === undefined) return { ok: false, reason: 'unknown_device' };
@@ -65,13 +67,15 @@ export interface TestBroker {
   stop(): Promise<void>;
 }
 
-export async function startTestBroker(opts: {
-  options?: Partial<BrokerOptions>;
-  policy?: AccessPolicy;
-  authenticator?: Authenticator;
-  deps?: Partial<BrokerDeps>;
-  dataDir?: string;
-} = {}): Promise<TestBroker> {
+export async function startTestBroker(
+  opts: {
+    options?: Partial<BrokerOptions>;
+    policy?: AccessPolicy;
+    authenticator?: Authenticator;
+    deps?: Partial<BrokerDeps>;
+    dataDir?: string;
+  } = {},
+): Promise<TestBroker> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tryggheim-broker-'));
   const ownsDir = opts.dataDir === undefined;
   const options = testBrokerOptions(opts.options);

@@ -8,7 +8,10 @@ import { createLogger } from '../../gateway/log.js';
 import { startGateway, type Gateway } from '../../gateway/main.js';
 
 /** A real gateway (SQLite registry, level sessions) in a temp data dir, every port 0 on loopback. */
-export async function startTestGateway(overrides: ConfigInput = {}, opts: { dataDir?: string; now?: () => number } = {}): Promise<Gateway & { dataDir: string; mqttPort: number }> {
+export async function startTestGateway(
+  overrides: ConfigInput = {},
+  opts: { dataDir?: string; now?: () => number } = {},
+): Promise<Gateway & { dataDir: string; mqttPort: number }> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tryggheim-gw-'));
   const config = loadConfig({
     env: {},

@@ -33,7 +33,16 @@ export async function rawExchange(
 
 /** A CONNECT with clean session 0 and an empty client id: mqtt-packet refuses to build one, so flip the flag. */
 export function connectWithEmptyIdUnclean(username: string, password: string): Buffer {
-  const bytes = mqttPacket.generate({ cmd: 'connect', clientId: '', clean: true, keepalive: 60, username, password: Buffer.from(password), protocolId: 'MQTT', protocolVersion: 4 });
+  const bytes = mqttPacket.generate({
+    cmd: 'connect',
+    clientId: '',
+    clean: true,
+    keepalive: 60,
+    username,
+    password: Buffer.from(password),
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+  });
   // Fixed header: 1 byte + remaining-length varint; then "MQTT" (2+4) and the level (1): the flags follow.
   let i = 1;
   while (((bytes[i] as number) & 0x80) !== 0) i += 1;

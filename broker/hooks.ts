@@ -4,7 +4,7 @@ import type { Connections } from './connections.js';
 import type { BrokerLogger } from './log.js';
 import type { Lockout } from './lockout.js';
 import type { MutableStats } from './stats.js';
-import type { AccessPolicy, AuthRefusal, BrokerLimits, Principal } from './types.js';
+import type { AccessPolicy, AuthRefusal, BrokerDeps, BrokerLimits, Principal } from './types.js';
 
 // The aedes hooks: deny by default. aedes' own defaults accept every login, publish and subscription.
 
@@ -41,6 +41,7 @@ export interface HookDeps {
   limits: BrokerLimits;
   stats: MutableStats;
   logger: BrokerLogger;
+  accept?: BrokerDeps['accept'];
 }
 
 type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>>;
@@ -51,7 +52,7 @@ export function principalOf(connections: Connections, client: Client | null | un
 
 type EarlyRefusal = { reason: 'identifier_rejected' | 'locked_out' | 'keepalive' | 'will_denied'; code: number };
 
-export function createHooks({ policy, connections, lockout, limits, stats, logger }: HookDeps): Hooks {
+export function createHooks({ policy, connections, lockout, limits, stats, logger, accept }: HookDeps): Hooks {
   function refuse(
     client: Client,
     reason: AuthRefusal | 'locked_out' | 'keepalive' | 'will_denied',
@@ -80,6 +81,11 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
     const err = new Error(`connection refused: ${reason}`) as AuthenticateError;
     (err as { returnCode: number }).returnCode = code;
     done(err, null);
+  }
+
+  function acceptFailed(err: unknown, principal: Principal): void {
+    stats.publishesFailed += 1;
+    logger.error({ event: 'mqtt.accept_failed', deviceId: principal.id, err }, 'message not accepted (no ack sent, connection closed)');
   }
 
   /** Checks that need no credentials, in the order a device is best told about them. */
@@ -178,8 +184,36 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
         done(new Error('not authorized'));
         return;
       }
-      stats.publishesAccepted += 1;
-      done(null);
+      if (accept === undefined) {
+        stats.publishesAccepted += 1;
+        done(null);
+        return;
+      }
+      // aedes writes the PUBACK (QoS 1) / PUBREC (QoS 2) right after this callback: the device is told
+      // "received" only once `accept` has made the message durable (docs/adr/006-ack-after-journal.md).
+      let pending: void | Promise<void>;
+      try {
+        pending = accept({ principal, topic: packet.topic, payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain });
+      } catch (err) {
+        acceptFailed(err, principal);
+        done(new Error('not accepted'));
+        return;
+      }
+      if (pending instanceof Promise) {
+        pending.then(
+          () => {
+            stats.publishesAccepted += 1;
+            done(null);
+          },
+          (err: unknown) => {
+            acceptFailed(err, principal);
+            done(new Error('not accepted'));
+          },
+        );
+      } else {
+        stats.publishesAccepted += 1;
+        done(null);
+      }
     },
 
     authorizeSubscribe(client, sub, done) {

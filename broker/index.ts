@@ -72,7 +72,7 @@ export async function startBroker(options: BrokerOptions, deps: BrokerDeps): Pro
     queueLimit: PRE_CONNACK_QUEUE,
     maxClientsIdLength: limits.maxClientIdLength,
     maxTopicLevels: limits.maxTopicLevels,
-    ...createHooks({ policy, connections, lockout, limits, stats, logger }),
+    ...createHooks({ policy, connections, lockout, limits, stats, logger, accept: deps.accept }),
   });
   aedesRef = aedes;
 

@@ -77,8 +77,23 @@ export interface BrokerDeps {
   dataDir: string;
   /** Injected clock (ms since epoch) for lockout windows; defaults to Date.now. */
   now?: () => number;
+  /**
+   * Called for every authorised PUBLISH from a client, before the broker acknowledges it: the PUBACK
+   * (QoS 1) / PUBREC (QoS 2) is sent only after the returned promise resolves. A rejection (or throw) closes
+   * the connection without an ack, so the device sends the message again. Not called for the broker's own
+   * publishes or for last wills.
+   */
+  accept?: (message: InboundMessage) => void | Promise<void>;
   /** A device's `.../status` topic changed (its own publish, or its last will when it vanished). */
   onDeviceStatus?: (event: { principal: Principal; status: DeviceStatus; retained: boolean }) => void;
+}
+
+export interface InboundMessage {
+  readonly principal: Principal;
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
 }
 
 /** Counters the broker keeps; the gateway exposes them as Prometheus metrics. Labels are closed enums. */
@@ -89,6 +104,8 @@ export interface BrokerStats {
   packetsRefused: Record<'too_large' | 'malformed' | 'too_many_filters', number>;
   publishesAccepted: number;
   publishesDenied: number;
+  /** Authorised, but `accept` failed: no ack was sent. */
+  publishesFailed: number;
   subscriptionsDenied: number;
   forwardsDenied: number;
   messagesDropped: Record<'client_queue_full', number>;

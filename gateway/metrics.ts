@@ -51,6 +51,11 @@ const SCALAR_COUNTERS = [
     read: (s) => s.publishesDenied,
   },
   {
+    name: 'tryggheim_mqtt_publishes_failed_total',
+    help: 'PUBLISH packets authorised but not made durable (journal failure): not acknowledged, connection closed.',
+    read: (s) => s.publishesFailed,
+  },
+  {
     name: 'tryggheim_mqtt_subscriptions_denied_total',
     help: 'Subscription filters refused by the topic ACL.',
     read: (s) => s.subscriptionsDenied,

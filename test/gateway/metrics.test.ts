@@ -22,6 +22,7 @@ function stubStats() {
     packetsRefused: { too_large: 7, malformed: 0, too_many_filters: 1 },
     publishesAccepted: 120,
     publishesDenied: 2,
+    publishesFailed: 0,
     subscriptionsDenied: 1,
     forwardsDenied: 9,
     messagesDropped: { client_queue_full: 8 },

@@ -89,6 +89,7 @@ describe('GET /metrics', () => {
       packetsRefused: { too_large: 0, malformed: 0, too_many_filters: 0 },
       publishesAccepted: 0,
       publishesDenied: 0,
+      publishesFailed: 0,
       subscriptionsDenied: 0,
       forwardsDenied: 0,
       messagesDropped: { client_queue_full: 0 },

@@ -1,11 +1,22 @@
 import { EventEmitter } from 'node:events';
+import type { CanonicalEvent } from '../adapters/canonical.js';
 import type { DeviceStatus, Principal } from '../broker/index.js';
 
 // The in-process bus between the gateway's parts. Listeners run synchronously and must not throw; the bus
 // isolates each one so a broken listener never stops the others.
 
+export interface GatewayHealthEvent {
+  check: 'journal' | 'influx';
+  state: 'ok' | 'near_cap' | 'over_cap' | 'unreachable';
+  detail: Record<string, unknown>;
+  at: Date;
+}
+
 export interface GatewayEvents {
   'device-status': [{ principal: Principal; status: DeviceStatus; retained: boolean; at: Date }];
+  /** Canonical events of one journaled message, in journal order (per-device order kept). At least once. */
+  events: [readonly CanonicalEvent[]];
+  'gateway-health': [GatewayHealthEvent];
 }
 
 export interface EventBus {

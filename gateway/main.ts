@@ -5,6 +5,11 @@ import { devicePolicy, startBroker, type BrokerHandle } from '../broker/index.js
 import type { Config } from './config/schema.js';
 import { databasePath, openDatabase, type Database } from './db/sqlite.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
+import { getAdapter } from '../adapters/registry.js';
+import { openJournal, type Journal } from './ingest/journal.js';
+import { createIngest, type Ingest, type StorageSink } from './ingest/pipeline.js';
+import type { Resolver } from './ingest/decode.js';
+import type { CanonicalEvent } from '../adapters/canonical.js';
 import { createEventBus, type EventBus } from './events.js';
 import { buildApp } from './http/app.js';
 import { startHttpServer, type HttpServerHandle } from './http/server.js';
@@ -21,6 +26,8 @@ export interface Gateway {
   readonly registry: DeviceRegistry;
   readonly broker: BrokerHandle;
   readonly events: EventBus;
+  readonly journal: Journal;
+  readonly ingest: Ingest;
   readonly http: { address: AddressInfo };
   close(): Promise<void>;
 }
@@ -28,6 +35,17 @@ export interface Gateway {
 export interface GatewayOptions {
   logger?: Logger;
   now?: () => number;
+  /** Where confirmed points go; without it, messages stay in the journal (bounded by its cap). */
+  storage?: { sink: StorageSink; toLine: (e: CanonicalEvent) => string };
+}
+
+function registryResolver(registry: DeviceRegistry): Resolver {
+  return {
+    adapterOf: (id) => registry.getDevice(id)?.adapterId,
+    homeAt: (id, at) => registry.homeAt(id, at),
+    resolveBridgeChild: (bridgeId, name) => registry.resolveBridgeChild(bridgeId, name),
+    getAdapter,
+  };
 }
 
 export async function startGateway(config: Readonly<Config>, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -41,6 +59,23 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     logger.error({ event: 'gateway.listener_error', on: event, err }, 'event listener failed');
   });
 
+  const now = opts.now ?? Date.now;
+  const journal = openJournal(dataDir, { now });
+  const ingest = createIngest({
+    journal,
+    resolver: registryResolver(registry),
+    bus: events,
+    logger: logger.child({ component: 'ingest' }),
+    now,
+    ...(opts.storage ? { storage: opts.storage } : {}),
+    options: {
+      ...config.ingest,
+      batchSize: config.influx.batchSize,
+      flushIntervalMs: config.influx.flushIntervalMs,
+      maxInFlight: config.influx.maxInFlight,
+    },
+  });
+
   let broker: BrokerHandle | undefined;
   let http: HttpServerHandle | undefined;
   try {
@@ -48,7 +83,8 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       policy: devicePolicy(registry.authenticate),
       logger: logger.child({ component: 'broker' }),
       dataDir,
-      ...(opts.now ? { now: opts.now } : {}),
+      now,
+      accept: (message) => ingest.accept(message),
       onDeviceStatus: ({ principal, status, retained }) => {
         logger.info({ event: 'device.status', deviceId: principal.id, kind: principal.kind, status, retained }, 'device status');
         events.emit('device-status', { principal, status, retained, at: new Date() });
@@ -64,13 +100,16 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     http = await startHttpServer(app, config.http);
   } catch (err) {
     await broker?.close();
+    await ingest.stop();
+    journal.close();
     db.close();
     throw err;
   }
 
   for (const name of ['tcp', 'tls', 'ws'] as const) {
     const address = broker.address(name);
-    if (address) logger.info({ event: 'gateway.listening', listener: `mqtt-${name}`, host: address.address, port: address.port }, 'MQTT listening');
+    if (address)
+      logger.info({ event: 'gateway.listening', listener: `mqtt-${name}`, host: address.address, port: address.port }, 'MQTT listening');
   }
   logger.info({ event: 'gateway.listening', listener: 'http', host: http.address.address, port: http.address.port }, 'HTTP listening');
 
@@ -84,11 +123,15 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     registry,
     broker: brokerHandle,
     events,
+    journal,
+    ingest,
     http: { address: httpHandle.address },
     close() {
       closing ??= (async () => {
         await httpHandle.close();
         await brokerHandle.close();
+        await ingest.stop();
+        journal.close();
         db.close();
         logger.info({ event: 'gateway.stopped' }, 'gateway stopped');
       })();

@@ -15,7 +15,12 @@ export const DEMO_DEVICE = 'd-demo-0001';
 function withFreePorts(config: Readonly<Config>): Readonly<Config> {
   return {
     ...config,
-    broker: { ...config.broker, tcp: { ...config.broker.tcp, port: 0 }, tls: { ...config.broker.tls, port: 0 }, ws: { ...config.broker.ws, port: 0 } },
+    broker: {
+      ...config.broker,
+      tcp: { ...config.broker.tcp, port: 0 },
+      tls: { ...config.broker.tls, port: 0 },
+      ws: { ...config.broker.ws, port: 0 },
+    },
     http: { ...config.http, port: 0 },
   };
 }
@@ -36,7 +41,13 @@ export function provisionDemo(gw: Gateway): { deviceId: string; secret: string }
   const { registry } = gw;
   if (registry.getHome(DEMO_HOME) === undefined) registry.addHome({ id: DEMO_HOME, teamId: DEMO_TEAM });
   if (registry.getDevice(DEMO_DEVICE) === undefined) {
-    const { secret } = registry.addDevice({ id: DEMO_DEVICE, kind: 'dispenser', model: 'demo-dispenser', adapterId: 'tryggheim', homeId: DEMO_HOME });
+    const { secret } = registry.addDevice({
+      id: DEMO_DEVICE,
+      kind: 'dispenser',
+      model: 'demo-dispenser',
+      adapterId: 'tryggheim',
+      homeId: DEMO_HOME,
+    });
     return { deviceId: DEMO_DEVICE, secret };
   }
   // Demo only: a production secret is shown once; the demo shows a fresh one at every start instead.
@@ -76,8 +87,12 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
     .description('run the gateway with a demo home and device, and print how to publish to it')
     .action(async () => {
       const config = ctx.config();
-      await runUntilSignal(() => startDemoGateway(config, ctx), ctx, (gw) => {
-        for (const line of demoInstructions(gw, provisionDemo(gw))) ctx.out(line);
-      });
+      await runUntilSignal(
+        () => startDemoGateway(config, ctx),
+        ctx,
+        (gw) => {
+          for (const line of demoInstructions(gw, provisionDemo(gw))) ctx.out(line);
+        },
+      );
     });
 }

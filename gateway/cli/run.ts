@@ -2,7 +2,11 @@ import type { Gateway } from '../main.js';
 import type { CliContext } from './context.js';
 
 /** Starts the gateway and keeps it running until SIGINT or SIGTERM, then closes it in order. */
-export async function runUntilSignal(start: () => Promise<Gateway>, ctx: CliContext, onStarted?: (gw: Gateway) => void | Promise<void>): Promise<void> {
+export async function runUntilSignal(
+  start: () => Promise<Gateway>,
+  ctx: CliContext,
+  onStarted?: (gw: Gateway) => void | Promise<void>,
+): Promise<void> {
   let gateway: Gateway;
   try {
     gateway = await start();

@@ -124,6 +124,26 @@ export const InfluxConfigSchema = z
   })
   .prefault({});
 
+export const IngestConfigSchema = z
+  .strictObject({
+    /** Larger payloads are dead-lettered as `oversized` (the broker's packet cap is the hard limit). */
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(256)
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024),
+    /** The journal (outage buffer) cap; past it the oldest telemetry is dropped, never doses, doors or alarms. */
+    journalMaxBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(1024 * 1024 * 1024),
+    /** Fill level that raises a gateway-health warning. */
+    journalWarnRatio: z.number().min(0.1).max(0.99).default(0.8),
+  })
+  .prefault({});
+
 export const ConfigSchema = z.strictObject({
   /** Where SQLite, MQTT sessions and (later) the journal live. Relative paths are relative to the working directory. */
   dataDir: z.string().min(1).default('./data'),
@@ -135,6 +155,7 @@ export const ConfigSchema = z.strictObject({
   broker: BrokerConfigSchema,
   http: HttpConfigSchema,
   influx: InfluxConfigSchema,
+  ingest: IngestConfigSchema,
 });
 
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { loadConfig } from '../../gateway/config/load.js';
 import type { ConfigInput } from '../../gateway/config/schema.js';
 import { createLogger } from '../../gateway/log.js';
-import { startGateway, type Gateway } from '../../gateway/main.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/main.js';
 
 /** A real gateway (SQLite registry, level sessions) in a temp data dir, every port 0 on loopback. */
 export async function startTestGateway(
   overrides: ConfigInput = {},
-  opts: { dataDir?: string; now?: () => number } = {},
+  opts: { dataDir?: string } & Omit<GatewayOptions, 'logger'> = {},
 ): Promise<Gateway & { dataDir: string; mqttPort: number }> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tryggheim-gw-'));
   const config = loadConfig({
@@ -29,7 +29,8 @@ export async function startTestGateway(
       http: { host: '127.0.0.1', port: 0 },
     },
   });
-  const gw = await startGateway(config, { logger: createLogger({ level: 'silent' }), ...(opts.now ? { now: opts.now } : {}) });
+  const { dataDir: _d, ...gatewayOpts } = opts;
+  const gw = await startGateway(config, { logger: createLogger({ level: 'silent' }), ...gatewayOpts });
   return Object.assign(gw, { dataDir, mqttPort: gw.broker.address('tcp')?.port ?? 0 });
 }
 

@@ -1,0 +1,269 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+
+// The durable journal (docs/adr/006-ack-after-journal.md). Every accepted message is appended here, fsynced,
+// BEFORE the device gets its PUBACK, and stays until InfluxDB has confirmed its points (or it was moved to
+// the dead letters). It is also the outage buffer. Its own SQLite file with synchronous=FULL, so a commit is
+// on disk when it returns; appends are group-committed (one transaction per event-loop turn).
+
+export type PrincipalKind = 'device' | 'bridge';
+
+export interface JournalRecord {
+  readonly receivedAt: number;
+  readonly principalKind: PrincipalKind;
+  readonly principalId: string;
+  /** `up` for devices; the topic below the bridge's base topic for bridges. */
+  readonly subtopic: string;
+  readonly qos: number;
+  readonly payload: Buffer;
+}
+
+export interface JournalEntry extends JournalRecord {
+  readonly seq: number;
+}
+
+/** Priority classes: telemetry may be dropped past the cap (oldest first); anything else never is. */
+export const PRIORITY = { unknown: 1, telemetry: 0, critical: 2 } as const;
+
+export interface DeadLetterInput {
+  readonly reason: string;
+  readonly issues: unknown;
+  readonly adapterId: string | null;
+  readonly adapterVersion: number | null;
+}
+
+export interface Journal {
+  append(record: JournalRecord): Promise<number>;
+  /** Entries with seq > after, in order. */
+  readAfter(after: number, limit: number): JournalEntry[];
+  setPriority(seqs: readonly number[], priority: number): void;
+  /** Removes entries whose points InfluxDB confirmed. */
+  remove(seqs: readonly number[]): void;
+  /** Moves an entry to the dead letters (one transaction). */
+  deadLetter(entry: JournalEntry, dl: DeadLetterInput): void;
+  /** Deletes the oldest telemetry entries until `bytes` is at most `target`; returns how many were dropped. */
+  dropOldestTelemetry(target: number): number;
+  bytes(): number;
+  count(): number;
+  /** Persisted cursor of the rule-engine pass, so events are not re-emitted after a restart. */
+  getCursor(name: string): number;
+  setCursor(name: string, seq: number): void;
+  readonly db: BetterSqlite3.Database;
+  close(): void;
+}
+
+const MIGRATION = `
+CREATE TABLE IF NOT EXISTS journal (
+  seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_at    INTEGER NOT NULL,
+  principal_kind TEXT    NOT NULL,
+  principal_id   TEXT    NOT NULL,
+  subtopic       TEXT    NOT NULL,
+  qos            INTEGER NOT NULL,
+  payload        BLOB    NOT NULL,
+  priority       INTEGER NOT NULL DEFAULT ${PRIORITY.unknown}
+) STRICT;
+CREATE INDEX IF NOT EXISTS journal_priority ON journal(priority, seq);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  journal_seq     INTEGER NOT NULL,
+  received_at     INTEGER NOT NULL,
+  principal_kind  TEXT    NOT NULL,
+  principal_id    TEXT    NOT NULL,
+  subtopic        TEXT    NOT NULL,
+  qos             INTEGER NOT NULL,
+  reason          TEXT    NOT NULL,
+  issues          TEXT    NOT NULL,
+  adapter_id      TEXT,
+  adapter_version INTEGER,
+  payload         BLOB    NOT NULL,
+  payload_bytes   INTEGER NOT NULL,
+  created_at      INTEGER NOT NULL,
+  replayed_at     INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS dead_letters_device ON dead_letters(principal_id, id);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT;
+`;
+
+/** Raw bytes kept with a dead letter; the full size is recorded next to it. */
+export const DEAD_LETTER_MAX_BYTES = 64 * 1024;
+
+export function journalPath(dataDir: string): string {
+  return join(dataDir, 'journal.sqlite');
+}
+
+interface Row {
+  seq: number;
+  received_at: number;
+  principal_kind: PrincipalKind;
+  principal_id: string;
+  subtopic: string;
+  qos: number;
+  payload: Buffer;
+}
+
+const toEntry = (r: Row): JournalEntry => ({
+  seq: r.seq,
+  receivedAt: r.received_at,
+  principalKind: r.principal_kind,
+  principalId: r.principal_id,
+  subtopic: r.subtopic,
+  qos: r.qos,
+  payload: r.payload,
+});
+
+export function openJournal(dataDir: string, opts: { now?: () => number } = {}): Journal {
+  const now = opts.now ?? Date.now;
+  mkdirSync(dataDir, { recursive: true });
+  const db = new BetterSqlite3(journalPath(dataDir));
+  db.pragma('journal_mode = WAL');
+  // FULL: the WAL is fsynced at every commit — the PUBACK promise depends on it.
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(MIGRATION);
+
+  const insert = db.prepare(
+    'INSERT INTO journal (received_at, principal_kind, principal_id, subtopic, qos, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
+  );
+  const readAfterStmt = db.prepare(
+    'SELECT seq, received_at, principal_kind, principal_id, subtopic, qos, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?',
+  );
+  const deleteStmt = db.prepare('DELETE FROM journal WHERE seq = ?');
+  const priorityStmt = db.prepare('UPDATE journal SET priority = ? WHERE seq = ?');
+  const insertDead = db.prepare(
+    `INSERT INTO dead_letters (journal_seq, received_at, principal_kind, principal_id, subtopic, qos, reason, issues, adapter_id,
+       adapter_version, payload, payload_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const oldestTelemetry = db.prepare(
+    `SELECT seq, length(payload) AS n FROM journal WHERE priority = ${PRIORITY.telemetry} ORDER BY seq LIMIT 500`,
+  );
+  const getCursorStmt = db.prepare('SELECT seq FROM cursors WHERE name = ?');
+  const setCursorStmt = db.prepare('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq');
+
+  const totals = db.prepare('SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM journal').get() as { n: number; b: number };
+  let rows = totals.n;
+  let bytes = totals.b;
+
+  // Group commit: appends in one event-loop turn share a transaction and one fsync.
+  let batch: { record: JournalRecord; resolve: (seq: number) => void; reject: (e: unknown) => void }[] = [];
+  let scheduled = false;
+  const commit = db.transaction((items: typeof batch) =>
+    items.map(
+      ({ record: r }) => (insert.get(r.receivedAt, r.principalKind, r.principalId, r.subtopic, r.qos, r.payload) as { seq: number }).seq,
+    ),
+  );
+  function flush(): void {
+    scheduled = false;
+    const items = batch;
+    batch = [];
+    let seqs: number[];
+    try {
+      seqs = commit(items);
+    } catch (err) {
+      for (const i of items) i.reject(err);
+      return;
+    }
+    rows += items.length;
+    for (const [k, i] of items.entries()) {
+      bytes += i.record.payload.length;
+      i.resolve(seqs[k] ?? 0);
+    }
+  }
+
+  const deleteReturning = db.prepare('DELETE FROM journal WHERE seq = ? RETURNING length(payload) AS n');
+  const removeMany = db.transaction((seqs: readonly number[]) => {
+    let freed = 0;
+    let n = 0;
+    for (const s of seqs) {
+      const r = deleteReturning.get(s) as { n: number } | undefined;
+      if (r) {
+        freed += r.n;
+        n += 1;
+      }
+    }
+    return { freed, n };
+  });
+
+  return {
+    db,
+    append(record) {
+      return new Promise((resolve, reject) => {
+        batch.push({ record, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    readAfter(after, limit) {
+      return (readAfterStmt.all(after, limit) as Row[]).map(toEntry);
+    },
+    setPriority: db.transaction((seqs: readonly number[], priority: number) => {
+      for (const s of seqs) priorityStmt.run(priority, s);
+    }),
+    remove(seqs) {
+      if (seqs.length === 0) return;
+      const { freed, n } = removeMany(seqs);
+      rows -= n;
+      bytes -= freed;
+    },
+    deadLetter: (() => {
+      const move = db.transaction((e: JournalEntry, dl: DeadLetterInput) => {
+        insertDead.run(
+          e.seq,
+          e.receivedAt,
+          e.principalKind,
+          e.principalId,
+          e.subtopic,
+          e.qos,
+          dl.reason,
+          JSON.stringify(dl.issues ?? []),
+          dl.adapterId,
+          dl.adapterVersion,
+          e.payload.subarray(0, DEAD_LETTER_MAX_BYTES),
+          e.payload.length,
+          now(),
+        );
+        return deleteStmt.run(e.seq).changes;
+      });
+      return (e: JournalEntry, dl: DeadLetterInput) => {
+        if (move(e, dl) > 0) {
+          rows -= 1;
+          bytes -= e.payload.length;
+        }
+      };
+    })(),
+    dropOldestTelemetry(target) {
+      let dropped = 0;
+      while (bytes > target) {
+        const victims = oldestTelemetry.all() as { seq: number; n: number }[];
+        if (victims.length === 0) break;
+        const chosen: number[] = [];
+        let projected = bytes;
+        for (const v of victims) {
+          if (projected <= target) break;
+          chosen.push(v.seq);
+          projected -= v.n;
+        }
+        const { freed, n } = removeMany(chosen);
+        rows -= n;
+        bytes -= freed;
+        dropped += n;
+      }
+      return dropped;
+    },
+    bytes: () => bytes,
+    count: () => rows,
+    getCursor(name) {
+      return (getCursorStmt.get(name) as { seq: number } | undefined)?.seq ?? 0;
+    },
+    setCursor(name, seq) {
+      setCursorStmt.run(name, seq);
+    },
+    close() {
+      if (batch.length > 0) flush();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,361 @@
+import type { InboundMessage } from '../../broker/index.js';
+import { bridgePrefix, parseDeviceTopic } from '../../broker/index.js';
+import type { CanonicalEvent } from '../../adapters/canonical.js';
+import type { EventBus } from '../events.js';
+import type { Logger } from '../log.js';
+import { decodeEntry, isTelemetryOnly, type DeadLetterReason, type Resolver } from './decode.js';
+import { PRIORITY, type Journal, type JournalEntry } from './journal.js';
+
+// raw message → journal (fsynced, before the ack) → decode → events on the bus (rules) → InfluxDB → journal
+// entry removed. Two passes over the journal, each with its own cursor, so an InfluxDB outage never delays
+// the events the alert rules need: the `rules` pass decodes and emits as soon as a message is journaled;
+// the `storage` pass writes confirmed batches and removes what InfluxDB has acknowledged.
+
+export interface StorageSink {
+  /** Resolves when InfluxDB has confirmed every line; rejects with `{ retryable: boolean }` otherwise. */
+  write(lines: readonly string[]): Promise<void>;
+}
+
+export interface IngestOptions {
+  maxPayloadBytes: number;
+  journalMaxBytes: number;
+  /** Fraction of journalMaxBytes at which a gateway-health warning is raised. */
+  journalWarnRatio: number;
+  batchSize: number;
+  flushIntervalMs: number;
+  maxInFlight: number;
+}
+
+export interface IngestStats {
+  accepted: number;
+  events: number;
+  deadLetters: Record<DeadLetterReason, number>;
+  droppedTelemetry: number;
+  pointsWritten: number;
+  writeFailures: number;
+  journalEntries: () => number;
+  journalBytes: () => number;
+}
+
+export interface Ingest {
+  /** For the broker's `accept` dep: journals device data; resolves once it is on disk. */
+  accept(message: InboundMessage): Promise<void> | undefined;
+  readonly stats: IngestStats;
+  /** Wakes both passes (e.g. after a dead-letter replay added entries). */
+  kick(): void;
+  stop(): Promise<void>;
+}
+
+export interface IngestDeps {
+  journal: Journal;
+  resolver: Resolver;
+  bus: EventBus;
+  logger: Logger;
+  now: () => number;
+  storage?: { sink: StorageSink; toLine: (e: CanonicalEvent) => string };
+  options: IngestOptions;
+}
+
+const RULES_CURSOR = 'rules';
+const READ_CHUNK = 500;
+const MAX_BACKOFF_MS = 30_000;
+
+interface Batch {
+  seqs: number[];
+  lines: string[];
+  attempts: number;
+}
+
+export function createIngest(deps: IngestDeps): Ingest {
+  const { journal, resolver, bus, logger, now, options } = deps;
+  const stats: IngestStats = {
+    accepted: 0,
+    events: 0,
+    deadLetters: {
+      unknown_device: 0,
+      no_adapter: 0,
+      unknown_child: 0,
+      oversized: 0,
+      malformed: 0,
+      invalid_payload: 0,
+      unsupported: 0,
+      adapter_bug: 0,
+      storage_rejected: 0,
+    },
+    droppedTelemetry: 0,
+    pointsWritten: 0,
+    writeFailures: 0,
+    journalEntries: () => journal.count(),
+    journalBytes: () => journal.bytes(),
+  };
+
+  let rulesCursor = journal.getCursor(RULES_CURSOR);
+  let storeCursor = 0; // InfluxDB writes are idempotent: after a restart, everything still journaled is written again
+  let stopped = false;
+  let rulesScheduled = false;
+  let storageTimer: NodeJS.Timeout | undefined;
+  let inFlight = 0;
+  const retries: Batch[] = [];
+  let retryTimer: NodeJS.Timeout | undefined;
+  const idle: (() => void)[] = [];
+  let journalState: 'ok' | 'near_cap' | 'over_cap' = 'ok';
+  let influxDownSince: number | undefined;
+
+  function deadLetter(
+    entry: JournalEntry,
+    reason: DeadLetterReason,
+    issues: unknown,
+    adapterId: string | null,
+    adapterVersion: number | null,
+  ): void {
+    journal.deadLetter(entry, { reason, issues, adapterId, adapterVersion });
+    stats.deadLetters[reason] += 1;
+    // Never the payload: it may be health data. The dead letter itself keeps the bytes for technicians.
+    logger.warn(
+      { event: 'ingest.dead_letter', deviceId: entry.principalId, seq: entry.seq, reason, adapter: adapterId },
+      'message dead-lettered',
+    );
+  }
+
+  function checkCap(): void {
+    if (journal.bytes() > options.journalMaxBytes) {
+      const dropped = journal.dropOldestTelemetry(options.journalMaxBytes);
+      if (dropped > 0) {
+        stats.droppedTelemetry += dropped;
+        logger.error({ event: 'ingest.telemetry_dropped', count: dropped }, 'journal over its cap: oldest telemetry dropped');
+      }
+    }
+    const bytes = journal.bytes();
+    const state =
+      bytes > options.journalMaxBytes ? 'over_cap' : bytes > options.journalMaxBytes * options.journalWarnRatio ? 'near_cap' : 'ok';
+    if (state !== journalState) {
+      journalState = state;
+      logger.warn({ event: 'gateway.health', check: 'journal', state, bytes, cap: options.journalMaxBytes }, 'journal fill level changed');
+      bus.emit('gateway-health', { check: 'journal', state, detail: { bytes, cap: options.journalMaxBytes }, at: new Date(now()) });
+    }
+  }
+
+  // ── rules pass ───────────────────────────────────────────────────────────────────────────────────────
+  function scheduleRules(): void {
+    if (rulesScheduled || stopped) return;
+    rulesScheduled = true;
+    setImmediate(runRules);
+  }
+
+  function runRules(): void {
+    rulesScheduled = false;
+    for (;;) {
+      const entries = journal.readAfter(rulesCursor, READ_CHUNK);
+      if (entries.length === 0) break;
+      const telemetry: number[] = [];
+      const critical: number[] = [];
+      for (const entry of entries) {
+        const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
+        if (!decoded.ok) {
+          deadLetter(entry, decoded.reason, decoded.issues, decoded.adapterId, decoded.adapterVersion);
+          continue;
+        }
+        (isTelemetryOnly(decoded.events) ? telemetry : critical).push(entry.seq);
+        stats.events += decoded.events.length;
+        bus.emit('events', decoded.events);
+      }
+      journal.setPriority(telemetry, PRIORITY.telemetry);
+      journal.setPriority(critical, PRIORITY.critical);
+      rulesCursor = entries.at(-1)?.seq ?? rulesCursor;
+      journal.setCursor(RULES_CURSOR, rulesCursor);
+      if (entries.length < READ_CHUNK) break;
+    }
+    checkCap();
+    scheduleStorage(false);
+    settleIdle();
+  }
+
+  // ── storage pass ─────────────────────────────────────────────────────────────────────────────────────
+  function scheduleStorage(now_: boolean): void {
+    if (!deps.storage || stopped) return;
+    if (now_) {
+      if (storageTimer) clearTimeout(storageTimer);
+      storageTimer = undefined;
+      setImmediate(runStorage);
+      return;
+    }
+    storageTimer ??= setTimeout(() => {
+      storageTimer = undefined;
+      runStorage();
+    }, options.flushIntervalMs);
+  }
+
+  /** The next batch of lines for entries the rules pass has handled, or undefined when there is none. */
+  function nextBatch(): Batch | undefined {
+    const seqs: number[] = [];
+    const lines: string[] = [];
+    const toLine = deps.storage?.toLine;
+    if (!toLine) return undefined;
+    while (lines.length < options.batchSize) {
+      const entries = journal.readAfter(storeCursor, READ_CHUNK).filter((e) => e.seq <= rulesCursor);
+      if (entries.length === 0) break;
+      for (const entry of entries) {
+        if (lines.length >= options.batchSize) break;
+        storeCursor = entry.seq;
+        const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
+        if (!decoded.ok) continue; // dead-lettered by the rules pass
+        seqs.push(entry.seq);
+        for (const e of decoded.events) lines.push(toLine(e));
+      }
+    }
+    return seqs.length > 0 ? { seqs, lines, attempts: 0 } : undefined;
+  }
+
+  function runStorage(): void {
+    if (!deps.storage || stopped) return;
+    while (inFlight < options.maxInFlight) {
+      // A failed batch goes first, so memory stays bounded by maxInFlight batches during an outage.
+      if (retries.length > 0) {
+        if (retryTimer !== undefined) break;
+        const b = retries.shift();
+        if (b) send(b);
+        continue;
+      }
+      const batch = nextBatch();
+      if (!batch) break;
+      send(batch);
+    }
+    settleIdle();
+  }
+
+  function send(batch: Batch): void {
+    const storage = deps.storage;
+    if (!storage) return;
+    inFlight += 1;
+    storage.sink.write(batch.lines).then(
+      () => {
+        inFlight -= 1;
+        journal.remove(batch.seqs);
+        stats.pointsWritten += batch.lines.length;
+        if (influxDownSince !== undefined) {
+          logger.info(
+            { event: 'gateway.health', check: 'influx', state: 'ok', downForMs: now() - influxDownSince },
+            'InfluxDB writes succeed again',
+          );
+          bus.emit('gateway-health', { check: 'influx', state: 'ok', detail: {}, at: new Date(now()) });
+          influxDownSince = undefined;
+        }
+        checkCap();
+        if (!stopped) runStorage();
+      },
+      (err: unknown) => {
+        inFlight -= 1;
+        stats.writeFailures += 1;
+        const retryable = (err as { retryable?: boolean }).retryable !== false;
+        if (retryable) {
+          batch.attempts += 1;
+          if (influxDownSince === undefined) {
+            influxDownSince = now();
+            logger.warn(
+              { event: 'gateway.health', check: 'influx', state: 'unreachable', err },
+              'InfluxDB write failed; the journal keeps the data',
+            );
+            bus.emit('gateway-health', { check: 'influx', state: 'unreachable', detail: { message: String(err) }, at: new Date(now()) });
+          }
+          retries.push(batch);
+          const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(batch.attempts, 8));
+          retryTimer ??= setTimeout(() => {
+            retryTimer = undefined;
+            runStorage();
+          }, delay);
+        } else {
+          isolate(batch, err);
+        }
+        settleIdle();
+      },
+    );
+  }
+
+  /** A non-retryable refusal (e.g. a field type conflict): write entry by entry, dead-letter the ones refused. */
+  function isolate(batch: Batch, err: unknown): void {
+    logger.error(
+      { event: 'ingest.storage_rejected', entries: batch.seqs.length, err },
+      'InfluxDB refused a batch: isolating the bad entries',
+    );
+    const storage = deps.storage;
+    if (!storage) return;
+    inFlight += 1;
+    void (async () => {
+      for (const seq of batch.seqs) {
+        const [entry] = journal.readAfter(seq - 1, 1);
+        if (entry?.seq !== seq) continue;
+        const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
+        if (!decoded.ok) continue;
+        try {
+          await storage.sink.write(decoded.events.map((e) => storage.toLine(e)));
+          journal.remove([seq]);
+          stats.pointsWritten += decoded.events.length;
+        } catch (e) {
+          if ((e as { retryable?: boolean }).retryable === false) {
+            deadLetter(
+              entry,
+              'storage_rejected',
+              [{ path: [], code: 'storage_rejected', message: String(e).slice(0, 500) }],
+              decoded.adapter.id,
+              decoded.adapter.version,
+            );
+          } else {
+            retries.push({ seqs: [seq], lines: decoded.events.map((ev) => storage.toLine(ev)), attempts: 1 });
+          }
+        }
+      }
+      inFlight -= 1;
+      if (!stopped) runStorage();
+    })();
+  }
+
+  function settleIdle(): void {
+    if (inFlight > 0 || rulesScheduled) return;
+    for (const f of idle.splice(0)) f();
+  }
+
+  // Entries journaled before a restart: decode what the rules pass had not reached, write everything.
+  scheduleRules();
+  scheduleStorage(true);
+
+  return {
+    stats,
+    accept(message) {
+      const target = journalTarget(message.topic, message.principal.kind, message.principal.id);
+      if (target === undefined) return undefined; // status topics are not data: the broker reports them on its own
+      return journal
+        .append({
+          receivedAt: now(),
+          principalKind: message.principal.kind === 'bridge' ? 'bridge' : 'device',
+          principalId: message.principal.id,
+          subtopic: target,
+          qos: message.qos,
+          payload: message.payload,
+        })
+        .then(() => {
+          stats.accepted += 1;
+          scheduleRules();
+        });
+    },
+    kick() {
+      scheduleRules();
+      scheduleStorage(true);
+    },
+    async stop() {
+      stopped = true;
+      if (storageTimer) clearTimeout(storageTimer);
+      if (retryTimer) clearTimeout(retryTimer);
+      if (inFlight > 0) await new Promise<void>((resolve) => idle.push(resolve));
+    },
+  };
+}
+
+/** The journal's subtopic for a data topic, or undefined for topics that are not device data. */
+function journalTarget(topic: string, kind: string, id: string): string | undefined {
+  if (kind === 'bridge') {
+    const prefix = bridgePrefix(id);
+    return topic.startsWith(prefix) ? topic.slice(prefix.length) : undefined;
+  }
+  const parsed = parseDeviceTopic(topic);
+  return parsed?.channel === 'up' ? 'up' : undefined;
+}

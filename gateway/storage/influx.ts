@@ -1,0 +1,465 @@
+import http from 'node:http';
+import https from 'node:https';
+import {
+  AbortError,
+  HttpError,
+  InfluxDB,
+  RequestTimedOutError,
+  type CommunicationObserver,
+  type ResponseStartedFn,
+  type SendOptions,
+  type Transport,
+  type WriteOptions,
+} from '@influxdata/influxdb-client';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { quoteIdent, runInfluxQL } from './influxql.js';
+
+// The InfluxDB write path (docs/adr/005-influxdb-storage.md). The caller — the ingest journal — owns
+// batching, retries with backoff and durability; this module only answers "did InfluxDB confirm exactly
+// these lines?". So the client is configured never to batch, retry, buffer or log on its own.
+//
+// Verified in @influxdata/influxdb-client 1.35.0's source (src/impl/WriteApiImpl.ts):
+// - `WriteBuffer.add()` sends a batch fire-and-forget when `batchSize` lines or `maxBatchBytes` bytes are
+//   reached; `flush()`/`close()` only await the remainder. Hence a WriteApi per request with
+//   batchSize > lines and maxBatchBytes = ∞: the one send is the one `close()` awaits.
+// - `sendBatch()` resolves on the transport's `complete` for 204/201 (or an unknown status) and otherwise
+//   calls `writeFailed`; when that returns a promise, the promise IS the result: no retry buffer, no Log.
+// - `flushInterval: 0` schedules no timer; `maxRetries: 0` never touches the retry buffer. `maxRetryTime`
+//   must stay > 0 (an expiry at "now" fails the first attempt with "Max retry time exceeded").
+// - The Node transport's `timeout` is a socket idle timeout that reports RequestTimedOutError but leaves
+//   the request open, so a request deadline (AbortSignal) is added here and destroys the socket.
+
+export type InfluxApiVersion = 'v1' | 'v2';
+export type InfluxConfig = Config['influx'];
+export type InfluxWriterConfig = InfluxConfig & { url: string };
+
+export type InfluxWriteErrorReason =
+  /** 400/422: a field already exists with another type. */
+  | 'field_type_conflict'
+  /** 400: InfluxDB could not parse a line. */
+  | 'parse_error'
+  /** 413: the request body is larger than the server accepts; write fewer lines at once. */
+  | 'too_large'
+  /** any other 4xx refusal of the data. */
+  | 'rejected'
+  /** 401/403: credentials. Not the data's fault: retryable, the journal keeps the data. */
+  | 'unauthorized'
+  /** 404: database, retention policy, bucket or org missing. Not the data's fault: retryable. */
+  | 'not_found'
+  | 'rate_limited'
+  | 'server_error'
+  | 'timeout'
+  | 'unreachable'
+  | 'closed';
+
+export class InfluxWriteError extends Error {
+  override readonly name = 'InfluxWriteError';
+  readonly code = 'TRY_ERR_INFLUX_WRITE';
+  readonly retryable: boolean;
+  readonly reason: InfluxWriteErrorReason;
+  readonly status?: number;
+  /** Points InfluxDB reports it dropped (`dropped=N` in a 1.x partial write); the others were stored. */
+  readonly dropped?: number;
+
+  constructor(
+    message: string,
+    opts: { retryable: boolean; reason: InfluxWriteErrorReason; status?: number; dropped?: number; cause?: unknown },
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.retryable = opts.retryable;
+    this.reason = opts.reason;
+    if (opts.status !== undefined) this.status = opts.status;
+    if (opts.dropped !== undefined) this.dropped = opts.dropped;
+  }
+}
+
+export interface InfluxPing {
+  ok: boolean;
+  /** The server's `X-Influxdb-Version` header, e.g. `1.6.7~rc0`, `v2.7.4`. */
+  version?: string;
+  apiVersion: InfluxApiVersion;
+}
+
+export interface InfluxWriter {
+  /** Resolves only after InfluxDB answered 2xx for exactly these lines; rejects with InfluxWriteError. */
+  write(lines: readonly string[]): Promise<void>;
+  ping(): Promise<InfluxPing>;
+  /** v1: `CREATE DATABASE` (idempotent; throws InfluxQueryError). v2: nothing — buckets are provisioned by the operator. */
+  ensureDatabase(): Promise<void>;
+  /** Stops accepting writes, rejects queued ones (retryable), waits for those in flight. */
+  close(): Promise<void>;
+  /** Write requests in flight and queued behind `maxInFlight` (for metrics and tests). */
+  load(): { inFlight: number; queued: number };
+}
+
+export interface InfluxDeps {
+  logger: Logger;
+}
+
+// ── API version ─────────────────────────────────────────────────────────────────────────────────────────
+
+/** 1.x before 1.8 only has `/write`; 1.8+, 2.x and 3.x accept `/api/v2/write`. Unknown or missing → v2. */
+export function apiVersionFor(version: string | undefined): InfluxApiVersion {
+  const m = version === undefined ? null : /^v?(\d+)\.(\d+)/.exec(version.trim());
+  if (!m) return 'v2';
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return major === 1 && minor < 8 ? 'v1' : 'v2';
+}
+
+export async function pingInflux(url: string, timeoutMs: number): Promise<{ ok: boolean; version?: string }> {
+  try {
+    const res = await fetch(`${trimSlash(url)}/ping`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel();
+    const version = res.headers.get('x-influxdb-version') ?? undefined;
+    return { ok: res.status === 204 || res.status === 200, ...(version === undefined ? {} : { version }) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function trimSlash(url: string): string {
+  return url.endsWith('/') ? url.slice(0, -1) : url;
+}
+
+export function basicAuth(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}
+
+/** The `Authorization` header for InfluxQL `/query` and v1 `/write`: a token, else Basic, else none. */
+export function queryAuthorization(config: InfluxConfig): string | undefined {
+  if (config.token !== undefined) return `Token ${config.token}`;
+  if (config.username !== undefined && config.password !== undefined) return basicAuth(config.username, config.password);
+  return undefined;
+}
+
+// ── v1 transport ────────────────────────────────────────────────────────────────────────────────────────
+
+/** 1.x `/write` precision names (n, u, ms, s, m, h). 1.6.7 answers 204 to `precision=us` and stores the times as ns (DESIGN.md). */
+const V1_PRECISION: Readonly<Record<string, string>> = { ns: 'n', us: 'u', ms: 'ms', s: 's' };
+
+/**
+ * Maps the client's `/api/v2/write?org=&bucket=&precision=` to 1.x's `/write?db=&rp=&precision=`.
+ * The bucket follows the 1.8 compatibility convention `database/retention-policy`. Other paths pass as is.
+ */
+export function v2WritePathToV1(path: string): string {
+  const q = path.indexOf('?');
+  const pathname = q < 0 ? path : path.slice(0, q);
+  if (pathname !== '/api/v2/write') return path;
+  const params = new URLSearchParams(q < 0 ? '' : path.slice(q + 1));
+  const bucket = params.get('bucket') ?? '';
+  const slash = bucket.indexOf('/');
+  const out = new URLSearchParams();
+  out.set('db', slash < 0 ? bucket : bucket.slice(0, slash));
+  if (slash >= 0 && slash < bucket.length - 1) out.set('rp', bucket.slice(slash + 1));
+  const precision = params.get('precision');
+  if (precision !== null) {
+    const mapped = V1_PRECISION[precision];
+    if (mapped === undefined) throw new Error(`no v1 precision for ${precision}`);
+    out.set('precision', mapped);
+  }
+  const consistency = params.get('consistency');
+  if (consistency !== null) out.set('consistency', consistency);
+  return `/write?${out.toString()}`;
+}
+
+type Callbacks = Partial<CommunicationObserver<Uint8Array>>;
+
+/**
+ * Wraps the client's own Node transport (the documented `transport` option): in v1 mode it maps the write
+ * path and sets v1 auth (1.6.7 refuses `Token user:pass`); in both modes it bounds each write request by a
+ * deadline that destroys the socket. `onRequest` observes request starts and ends (metrics, tests).
+ */
+export function createWriteTransport(
+  base: Transport,
+  opts: {
+    apiVersion: InfluxApiVersion;
+    /** v1 only; undefined = no auth. */
+    authorization?: string;
+    timeoutMs: number;
+    onRequest?: (phase: 'start' | 'end') => void;
+  },
+): Transport {
+  const mapOptions = (options: SendOptions): SendOptions =>
+    opts.apiVersion === 'v1' && opts.authorization !== undefined
+      ? { ...options, headers: { ...options.headers, authorization: opts.authorization } }
+      : options;
+  const mapPath = (path: string): string => (opts.apiVersion === 'v1' ? v2WritePathToV1(path) : path);
+
+  return {
+    chunkCombiner: base.chunkCombiner,
+    send(path: string, body: string, options: SendOptions, callbacks?: Callbacks): void {
+      const controller = new AbortController();
+      const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+      const timer = setTimeout(() => {
+        controller.abort();
+      }, opts.timeoutMs);
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(timer);
+        opts.onRequest?.('end');
+      };
+      const wrapped: Callbacks = {
+        ...callbacks,
+        error(error: Error): void {
+          end();
+          callbacks?.error?.(error);
+        },
+        complete(): void {
+          end();
+          callbacks?.complete?.();
+        },
+      };
+      opts.onRequest?.('start');
+      try {
+        base.send(mapPath(path), body, { ...mapOptions(options), signal }, wrapped);
+      } catch (e) {
+        end();
+        throw e;
+      }
+    },
+    request(path: string, body: unknown, options: SendOptions, responseStarted?: ResponseStartedFn): Promise<unknown> {
+      return base.request(mapPath(path), body, mapOptions(options), responseStarted) as Promise<unknown>;
+    },
+    iterate(path: string, body: unknown, options: SendOptions): AsyncIterableIterator<Uint8Array> {
+      return base.iterate(mapPath(path), body, mapOptions(options));
+    },
+  };
+}
+
+// ── Errors ──────────────────────────────────────────────────────────────────────────────────────────────
+
+/** InfluxDB's error text without the offending line's content (it may carry health data). */
+function serverMessage(err: HttpError): string {
+  const json = err.json as { error?: unknown; message?: unknown } | undefined;
+  const raw =
+    typeof json?.error === 'string' ? json.error : typeof json?.message === 'string' ? json.message : (err.body ?? err.statusMessage ?? '');
+  return raw
+    .split('\n')
+    .map((l) => l.replace(/unable to parse '([^ ,]*)(?:[ ,].*)?': /, (_m, measurement: string) => `unable to parse '${measurement} …': `))
+    .join('\n')
+    .slice(0, 1000);
+}
+
+export function toWriteError(err: unknown, timeoutMs: number): InfluxWriteError {
+  if (err instanceof InfluxWriteError) return err;
+  if (err instanceof HttpError) {
+    const status = err.statusCode;
+    const text = serverMessage(err);
+    const droppedMatch = /dropped=(\d+)/.exec(text);
+    const dropped = droppedMatch ? Number(droppedMatch[1]) : undefined;
+    let reason: InfluxWriteErrorReason;
+    let retryable: boolean;
+    if (status === 429) [reason, retryable] = ['rate_limited', true];
+    else if (status === 408) [reason, retryable] = ['timeout', true];
+    else if (status >= 500) [reason, retryable] = ['server_error', true];
+    else if (status === 401 || status === 403) [reason, retryable] = ['unauthorized', true];
+    else if (status === 404) [reason, retryable] = ['not_found', true];
+    else if (/field type conflict/i.test(text)) [reason, retryable] = ['field_type_conflict', false];
+    else if (/unable to parse|parse error|invalid field format|bad timestamp|invalid (?:number|boolean)/i.test(text))
+      [reason, retryable] = ['parse_error', false];
+    else if (status === 413) [reason, retryable] = ['too_large', false];
+    else [reason, retryable] = ['rejected', false];
+    const message = `InfluxDB answered ${status} (${reason}, ${retryable ? 'retryable' : 'not retryable'}): ${text}`;
+    return new InfluxWriteError(message, { retryable, reason, status, cause: err, ...(dropped === undefined ? {} : { dropped }) });
+  }
+  if (err instanceof RequestTimedOutError || err instanceof AbortError) {
+    return new InfluxWriteError(`InfluxDB did not answer within ${timeoutMs} ms (retryable)`, { retryable: true, reason: 'timeout', cause: err });
+  }
+  // ECONNREFUSED, ECONNRESET, EHOSTUNREACH… and anything else from the transport (a TLS failure, a socket
+  // error without a code): an outage. Retrying is safe (writes are idempotent); the journal keeps the data.
+  const code = (err as { code?: unknown } | null)?.code;
+  const what = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+  return new InfluxWriteError(`InfluxDB unreachable: ${what} (retryable)`, { retryable: true, reason: 'unreachable', cause: err });
+}
+
+// ── Writer ──────────────────────────────────────────────────────────────────────────────────────────────
+
+interface Session {
+  readonly apiVersion: InfluxApiVersion;
+  readonly client: InfluxDB;
+  readonly org: string;
+  readonly bucket: string;
+}
+
+export async function createInfluxWriter(
+  config: InfluxWriterConfig,
+  deps: InfluxDeps & { onRequest?: (phase: 'start' | 'end') => void },
+): Promise<InfluxWriter> {
+  const url = trimSlash(config.url);
+  const log = deps.logger.child({ component: 'influx' });
+  const agent = url.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  let session: Session | undefined;
+  let detecting: Promise<Session> | undefined;
+  let closed = false;
+  let inFlight = 0;
+  const queue: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  const running = new Set<Promise<void>>();
+
+  function buildSession(apiVersion: InfluxApiVersion): Session {
+    const v2Token =
+      config.token ?? (config.username !== undefined && config.password !== undefined ? `${config.username}:${config.password}` : undefined);
+    const base = new InfluxDB({
+      url,
+      timeout: config.timeoutMs,
+      transportOptions: { agent },
+      ...(apiVersion === 'v2' && v2Token !== undefined ? { token: v2Token } : {}),
+    }).transport;
+    const v1Auth =
+      config.username !== undefined && config.password !== undefined ? basicAuth(config.username, config.password) : undefined;
+    const transport = createWriteTransport(base, {
+      apiVersion,
+      timeoutMs: config.timeoutMs,
+      ...(v1Auth === undefined ? {} : { authorization: v1Auth }),
+      ...(deps.onRequest === undefined ? {} : { onRequest: deps.onRequest }),
+    });
+    const client = new InfluxDB({ url, transport });
+    if (apiVersion === 'v1') {
+      const bucket = config.retentionPolicy === undefined ? config.database : `${config.database}/${config.retentionPolicy}`;
+      return { apiVersion, client, org: '', bucket };
+    }
+    if (config.org === undefined) log.warn({ event: 'influx.config' }, 'influx.org is not set: InfluxDB 2.x needs it (3.x and 1.8+ ignore it)');
+    return { apiVersion, client, org: config.org ?? '', bucket: config.bucket };
+  }
+
+  async function resolveSession(): Promise<Session> {
+    if (session) return session;
+    if (config.apiVersion !== 'auto') {
+      session = buildSession(config.apiVersion);
+      log.info({ event: 'influx.api', apiVersion: session.apiVersion, configured: true }, 'InfluxDB write API chosen by config');
+      return session;
+    }
+    detecting ??= (async () => {
+      const p = await pingInflux(url, config.timeoutMs);
+      if (!p.ok) {
+        throw new InfluxWriteError(`InfluxDB unreachable at ${url}/ping: cannot detect its API version (retryable)`, {
+          retryable: true,
+          reason: 'unreachable',
+        });
+      }
+      const s = buildSession(apiVersionFor(p.version));
+      log.info({ event: 'influx.api', apiVersion: s.apiVersion, version: p.version ?? null }, 'InfluxDB write API detected from /ping');
+      session = s;
+      return s;
+    })().finally(() => {
+      detecting = undefined;
+    });
+    return detecting;
+  }
+
+  async function acquire(): Promise<void> {
+    if (inFlight < config.maxInFlight) {
+      inFlight += 1;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => queue.push({ resolve, reject }));
+  }
+
+  function release(): void {
+    const next = queue.shift();
+    if (next) next.resolve(); // the slot passes on: inFlight unchanged
+    else inFlight -= 1;
+  }
+
+  async function send(s: Session, lines: readonly string[]): Promise<void> {
+    let failure: InfluxWriteError | undefined;
+    const options: Partial<WriteOptions> = {
+      batchSize: lines.length + 1,
+      maxBatchBytes: Number.POSITIVE_INFINITY,
+      flushInterval: 0,
+      maxRetries: 0,
+      maxBufferLines: lines.length + 1,
+      // gzip costs 15–25 % on loopback (DESIGN.md); undefined overrides the client's 1000-byte default.
+      gzipThreshold: undefined,
+      writeFailed(error: Error): Promise<void> {
+        // Some servers answer 200 (the client expects 204/201): still a 2xx, so the lines are confirmed.
+        if (error instanceof HttpError && error.statusCode >= 200 && error.statusCode < 300) return Promise.resolve();
+        failure = toWriteError(error, config.timeoutMs);
+        return Promise.reject(failure);
+      },
+    };
+    const api = s.client.getWriteApi(s.org, s.bucket, 'ns', options);
+    // Typed `Array<string>`, but WriteApiImpl only reads it (index loop).
+    api.writeRecords(lines as string[]);
+    try {
+      await api.close();
+    } catch (e) {
+      throw failure ?? toWriteError(e, config.timeoutMs);
+    }
+  }
+
+  async function write(lines: readonly string[]): Promise<void> {
+    if (closed) throw new InfluxWriteError('InfluxDB writer is closed (retryable)', { retryable: true, reason: 'closed' });
+    if (lines.length === 0) return;
+    await acquire();
+    const task = (async () => {
+      try {
+        if (closed) throw new InfluxWriteError('InfluxDB writer is closed (retryable)', { retryable: true, reason: 'closed' });
+        const s = await resolveSession();
+        await send(s, lines);
+      } finally {
+        release();
+      }
+    })();
+    running.add(task);
+    try {
+      await task;
+    } finally {
+      running.delete(task);
+    }
+  }
+
+  async function ensureDatabase(): Promise<void> {
+    const s = await resolveSession();
+    if (s.apiVersion === 'v2') {
+      log.debug({ event: 'influx.ensure_database' }, 'v2: the bucket is provisioned by the operator');
+      return;
+    }
+    const auth = queryAuthorization(config);
+    // CREATE DATABASE is idempotent in 1.x (no error when it exists).
+    await runInfluxQL(
+      { url, database: config.database, timeoutMs: config.timeoutMs, ...(auth === undefined ? {} : { authorization: auth }) },
+      `CREATE DATABASE ${quoteIdent(config.database)}`,
+      { method: 'POST' },
+    );
+  }
+
+  async function ping(): Promise<InfluxPing> {
+    const p = await pingInflux(url, config.timeoutMs);
+    let apiVersion: InfluxApiVersion;
+    if (session) apiVersion = session.apiVersion;
+    else if (config.apiVersion !== 'auto') apiVersion = config.apiVersion;
+    else {
+      apiVersion = apiVersionFor(p.version);
+      if (p.ok) await resolveSession().catch(() => undefined);
+    }
+    return { ...p, apiVersion };
+  }
+
+  async function close(): Promise<void> {
+    closed = true;
+    // A queued write never held a slot, so rejecting it leaves inFlight as is.
+    for (const q of queue.splice(0)) {
+      q.reject(new InfluxWriteError('InfluxDB writer closed before this write was sent (retryable)', { retryable: true, reason: 'closed' }));
+    }
+    await Promise.allSettled([...running]);
+    agent.destroy();
+  }
+
+  // Detect early (and log the choice), but start even when InfluxDB is down: the journal keeps the data and
+  // the first write detects again.
+  await resolveSession().catch((e: unknown) => {
+    log.warn({ event: 'influx.api', err: e }, 'InfluxDB not reachable at start; API version detection deferred');
+  });
+
+  return {
+    write,
+    ping,
+    ensureDatabase,
+    close,
+    load: () => ({ inFlight, queued: queue.length }),
+  };
+}

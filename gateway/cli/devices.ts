@@ -116,7 +116,9 @@ export function registerDeviceCommands(program: Command, ctx: CliContext): void 
           printJson(ctx, { device, secret });
           return;
         }
-        ctx.out(`Device ${device.id} added (${device.kind}, model ${device.model}, adapter ${device.adapterId}, home ${device.homeId ?? '-'}).`);
+        ctx.out(
+          `Device ${device.id} added (${device.kind}, model ${device.model}, adapter ${device.adapterId}, home ${device.homeId ?? '-'}).`,
+        );
         printSecret(ctx, device.id, secret);
       });
     });
@@ -170,6 +172,18 @@ export function registerDeviceCommands(program: Command, ctx: CliContext): void 
         });
       });
   }
+
+  devices
+    .command('set-adapter')
+    .description("decode this device's payloads with another adapter from now on (replay its dead letters afterwards)")
+    .argument('<id>')
+    .argument('<adapterId>')
+    .action((id: string, adapterId: string) => {
+      withRegistry(ctx, (registry) => {
+        registry.setAdapter(id, adapterId);
+        ctx.out(`Device ${id} now uses adapter ${adapterId}.`);
+      });
+    });
 
   devices
     .command('rotate-secret')

@@ -15,7 +15,10 @@ export function registerHomeCommands(program: Command, ctx: CliContext): void {
     .action((id: string, opts: { team: string; tz: string; json?: boolean }) => {
       withRegistry(ctx, (registry) => {
         const home = registry.addHome({ id, teamId: opts.team, timeZone: opts.tz });
-        if (opts.json) { printJson(ctx, home); return; }
+        if (opts.json) {
+          printJson(ctx, home);
+          return;
+        }
         ctx.out(`Home ${home.id} added (team ${home.teamId}, time zone ${home.timeZone}).`);
       });
     });
@@ -27,8 +30,14 @@ export function registerHomeCommands(program: Command, ctx: CliContext): void {
     .action((opts: { json?: boolean }) => {
       withRegistry(ctx, (registry) => {
         const list = registry.listHomes();
-        if (opts.json) { printJson(ctx, list); return; }
-        if (list.length === 0) { ctx.out('no homes'); return; }
+        if (opts.json) {
+          printJson(ctx, list);
+          return;
+        }
+        if (list.length === 0) {
+          ctx.out('no homes');
+          return;
+        }
         printTable(
           ctx,
           ['ID', 'TEAM', 'TIME ZONE', 'CREATED'],

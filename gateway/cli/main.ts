@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { maskSecrets } from '../config/load.js';
 import { createCliContext, reportConfigError, type CliContext } from './context.js';
+import { registerDeadLetterCommands } from './deadletters.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDeviceCommands } from './devices.js';
 import { registerHomeCommands } from './homes.js';
@@ -37,6 +38,7 @@ export function buildProgram(ctx?: CliContext): Command {
 
   registerDeviceCommands(program, context);
   registerHomeCommands(program, context);
+  registerDeadLetterCommands(program, context);
   registerDemoCommand(program, context);
   return program;
 }

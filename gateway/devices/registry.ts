@@ -17,6 +17,7 @@ import {
   type RegistryErrorCode,
 } from './model.js';
 import { generateSecret, hashSecret, verifySecret } from './secrets.js';
+import { AdapterIdSchema } from './ids.js';
 import { createSqliteDeviceStore } from './store.js';
 import type { z } from 'zod';
 
@@ -104,6 +105,13 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
       });
     },
 
+    /** Points the device at another adapter (a wrong model at provisioning, a vendor firmware change). */
+    setAdapter: (id: string, adapterId: string): void => {
+      const parsed = parse(AdapterIdSchema, adapterId);
+      const found = guard('updating a device', () => store.setAdapter(id, parsed));
+      if (!found) fail('TRY_ERR_DEVICE_NOT_FOUND', `device ${id} not found`);
+    },
+
     setEnabled: (id: string, enabled: boolean): void => {
       const found = guard('updating a device', () => store.setEnabled(id, enabled));
       if (!found) fail('TRY_ERR_DEVICE_NOT_FOUND', `device ${id} not found`);
@@ -171,15 +179,22 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
             const bridge = requireDevice(child.bridgeId);
             if (bridge.kind !== 'bridge') fail('TRY_ERR_NOT_A_BRIDGE', `device ${bridge.id} is a ${bridge.kind}, not a bridge`);
             const device = requireDevice(child.deviceId);
-            if (device.kind === 'bridge') fail('TRY_ERR_INVALID_INPUT', `device ${device.id} is a bridge and cannot sit behind another bridge`);
+            if (device.kind === 'bridge')
+              fail('TRY_ERR_INVALID_INPUT', `device ${device.id} is a bridge and cannot sit behind another bridge`);
             const byName = store.childByName(child.bridgeId, child.friendlyName);
             if (byName?.deviceId === child.deviceId) return false;
             if (byName) {
-              fail('TRY_ERR_BRIDGE_CHILD_EXISTS', `bridge ${child.bridgeId} already has a child named ${child.friendlyName} (device ${byName.deviceId})`);
+              fail(
+                'TRY_ERR_BRIDGE_CHILD_EXISTS',
+                `bridge ${child.bridgeId} already has a child named ${child.friendlyName} (device ${byName.deviceId})`,
+              );
             }
             const parent = store.parentOf(child.deviceId);
             if (parent) {
-              fail('TRY_ERR_BRIDGE_CHILD_EXISTS', `device ${child.deviceId} is already behind bridge ${parent.bridgeId} as ${parent.friendlyName}`);
+              fail(
+                'TRY_ERR_BRIDGE_CHILD_EXISTS',
+                `device ${child.deviceId} is already behind bridge ${parent.bridgeId} as ${parent.friendlyName}`,
+              );
             }
             store.insertChild(child, isoTime(now()));
             return true;
@@ -230,11 +245,16 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
 
 function canonicalTimeZone(timeZone: string): string {
   // A fixed offset has no daylight-saving rules, and night-time rules in Norway depend on them.
-  if (/^[+-]/.test(timeZone)) fail('TRY_ERR_INVALID_TIME_ZONE', `time zone ${timeZone} is a fixed offset; use an IANA zone such as Europe/Oslo`);
+  if (/^[+-]/.test(timeZone))
+    fail('TRY_ERR_INVALID_TIME_ZONE', `time zone ${timeZone} is a fixed offset; use an IANA zone such as Europe/Oslo`);
   try {
     return new Intl.DateTimeFormat(undefined, { timeZone }).resolvedOptions().timeZone;
   } catch (cause) {
-    throw new RegistryError('TRY_ERR_INVALID_TIME_ZONE', `unknown time zone ${JSON.stringify(timeZone)}; use an IANA zone such as Europe/Oslo`, { cause });
+    throw new RegistryError(
+      'TRY_ERR_INVALID_TIME_ZONE',
+      `unknown time zone ${JSON.stringify(timeZone)}; use an IANA zone such as Europe/Oslo`,
+      { cause },
+    );
   }
 }
 
@@ -245,7 +265,10 @@ function isoTime(at: Date): string {
 
 function assertNotBeforeHistory(last: string | undefined, when: string, deviceId: string): void {
   if (last !== undefined && when < last) {
-    fail('TRY_ERR_ASSIGNMENT_ORDER', `device ${deviceId} has assignment history up to ${last}; cannot change it at an earlier time ${when}`);
+    fail(
+      'TRY_ERR_ASSIGNMENT_ORDER',
+      `device ${deviceId} has assignment history up to ${last}; cannot change it at an earlier time ${when}`,
+    );
   }
 }
 

@@ -78,6 +78,7 @@ export function createSqliteDeviceStore(db: Database) {
       'SELECT kind, secret_hash, enabled FROM devices WHERE id = ?',
     ),
     setEnabled: db.prepare('UPDATE devices SET enabled = ? WHERE id = ?'),
+    setAdapter: db.prepare('UPDATE devices SET adapter_id = ? WHERE id = ?'),
     setSecretHash: db.prepare('UPDATE devices SET secret_hash = ?, secret_rotated_at = ? WHERE id = ?'),
 
     openAssignment: db.prepare<[string], AssignmentRow>(
@@ -144,6 +145,9 @@ export function createSqliteDeviceStore(db: Database) {
       return row && { kind: row.kind as DeviceKind, secretHash: row.secret_hash, enabled: row.enabled === 1 };
     },
     /** Returns false when no such device exists. */
+    setAdapter(id: string, adapterId: string): boolean {
+      return s.setAdapter.run(adapterId, id).changes > 0;
+    },
     setEnabled(id: string, enabled: boolean): boolean {
       return s.setEnabled.run(enabled ? 1 : 0, id).changes > 0;
     },

@@ -317,6 +317,9 @@ export function createIngest(deps: IngestDeps): Ingest {
   // Entries journaled before a restart: decode what the rules pass had not reached, write everything.
   scheduleRules();
   scheduleStorage(true);
+  // Entries added by another process (a dead-letter replay from the CLI) are picked up within a second.
+  const poll = setInterval(scheduleRules, 1000);
+  poll.unref();
 
   return {
     stats,
@@ -343,6 +346,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     },
     async stop() {
       stopped = true;
+      clearInterval(poll);
       if (storageTimer) clearTimeout(storageTimer);
       if (retryTimer) clearTimeout(retryTimer);
       if (inFlight > 0) await new Promise<void>((resolve) => idle.push(resolve));

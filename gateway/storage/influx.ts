@@ -397,7 +397,6 @@ export async function createInfluxWriter(
     await acquire();
     const task = (async () => {
       try {
-        if (closed) throw new InfluxWriteError('InfluxDB writer is closed (retryable)', { retryable: true, reason: 'closed' });
         const s = await resolveSession();
         await send(s, lines);
       } finally {

@@ -91,7 +91,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       },
     });
     const brokerRef = broker;
-    const metrics = createMetrics({ brokerStats: () => brokerRef.stats });
+    const metrics = createMetrics({ brokerStats: () => brokerRef.stats, ingestStats: () => ingest.stats });
     const app = buildApp({
       logger,
       metrics,

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BrokerStats } from '../broker/types.js';
+import type { IngestStats } from './ingest/pipeline.js';
 
 // The broker keeps plain numbers; these metrics copy them at scrape time (prom-client's `collect()`), so
 // nothing has to remember to update a metric and a scrape always shows the broker's own count. Counters
@@ -18,21 +19,53 @@ export interface Metrics {
 export interface MetricsDeps {
   /** The running broker's counters, or undefined before it starts / after it stops. */
   brokerStats: () => BrokerStats | undefined;
+  /** The ingest pipeline's counters (journal, dead letters, storage). */
+  ingestStats?: () => IngestStats | undefined;
 }
 
-interface ScalarSpec {
+interface ScalarSpec<S = BrokerStats> {
   readonly name: string;
   readonly help: string;
-  readonly read: (stats: BrokerStats) => number;
+  readonly read: (stats: S) => number;
 }
 
-interface LabelledSpec {
+interface LabelledSpec<S = BrokerStats> {
   readonly name: string;
   readonly help: string;
   readonly label: string;
   /** Every key of the map is a label value (a closed enum), so each series is present even at 0. */
-  readonly read: (stats: BrokerStats) => Readonly<Record<string, number>>;
+  readonly read: (stats: S) => Readonly<Record<string, number>>;
 }
+
+const INGEST_COUNTERS = [
+  { name: 'tryggheim_ingest_messages_total', help: 'Messages journaled (and then acknowledged).', read: (s) => s.accepted },
+  { name: 'tryggheim_ingest_events_total', help: 'Canonical events decoded and handed to the rules.', read: (s) => s.events },
+  { name: 'tryggheim_ingest_points_written_total', help: 'Points InfluxDB confirmed.', read: (s) => s.pointsWritten },
+  {
+    name: 'tryggheim_ingest_write_failures_total',
+    help: 'InfluxDB write requests that failed (retried or isolated).',
+    read: (s) => s.writeFailures,
+  },
+  {
+    name: 'tryggheim_ingest_telemetry_dropped_total',
+    help: 'Telemetry entries dropped because the journal was over its cap.',
+    read: (s) => s.droppedTelemetry,
+  },
+] as const satisfies readonly ScalarSpec<IngestStats>[];
+
+const INGEST_LABELLED = [
+  {
+    name: 'tryggheim_ingest_dead_letters_total',
+    help: 'Messages moved to the dead letters, by reason.',
+    label: 'reason',
+    read: (s) => s.deadLetters,
+  },
+] as const satisfies readonly LabelledSpec<IngestStats>[];
+
+const INGEST_GAUGES = [
+  { name: 'tryggheim_journal_entries', help: 'Messages in the journal (not yet confirmed by InfluxDB).', read: (s) => s.journalEntries() },
+  { name: 'tryggheim_journal_bytes', help: 'Payload bytes in the journal.', read: (s) => s.journalBytes() },
+] as const satisfies readonly ScalarSpec<IngestStats>[];
 
 const SCALAR_COUNTERS = [
   {
@@ -115,15 +148,26 @@ const GAUGES = [
 export function createMetrics(deps: MetricsDeps): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tryggheim_' });
+  registerStats(registry, deps.brokerStats, SCALAR_COUNTERS, LABELLED_COUNTERS, GAUGES);
+  registerStats(registry, deps.ingestStats ?? (() => undefined), INGEST_COUNTERS, INGEST_LABELLED, INGEST_GAUGES);
+  return { registry };
+}
 
-  for (const spec of SCALAR_COUNTERS) {
+function registerStats<S>(
+  registry: Registry,
+  source: () => S | undefined,
+  scalars: readonly ScalarSpec<S>[],
+  labelled: readonly LabelledSpec<S>[],
+  gauges: readonly ScalarSpec<S>[],
+): void {
+  for (const spec of scalars) {
     new Counter({
       name: spec.name,
       help: spec.help,
       registers: [registry],
       collect() {
         this.reset();
-        const stats = deps.brokerStats();
+        const stats = source();
         if (stats === undefined) {
           // reset() leaves an unlabelled series at 0; remove it so it is absent.
           this.remove();
@@ -134,7 +178,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     });
   }
 
-  for (const spec of LABELLED_COUNTERS) {
+  for (const spec of labelled) {
     new Counter({
       name: spec.name,
       help: spec.help,
@@ -142,7 +186,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       registers: [registry],
       collect() {
         this.reset();
-        const stats = deps.brokerStats();
+        const stats = source();
         if (stats === undefined) return;
         for (const [value, count] of Object.entries(spec.read(stats))) {
           this.inc({ [spec.label]: value }, count);
@@ -151,13 +195,13 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     });
   }
 
-  for (const spec of GAUGES) {
+  for (const spec of gauges) {
     new Gauge({
       name: spec.name,
       help: spec.help,
       registers: [registry],
       collect() {
-        const stats = deps.brokerStats();
+        const stats = source();
         if (stats === undefined) {
           this.reset();
           this.remove();
@@ -167,6 +211,4 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       },
     });
   }
-
-  return { registry };
 }

@@ -115,6 +115,10 @@ describe('ingest pipeline (storage sink stand-in)', () => {
       ['malformed', 'd-0001', 'not json'],
       ['invalid_payload', 'd-0001', '{"type":"measurement","temperature_c":"warm"}'],
     ]);
+    const metrics = await (await fetch(`http://127.0.0.1:${g.http.address.port}/metrics`)).text();
+    expect(metrics).toContain('tryggheim_ingest_dead_letters_total{reason="malformed"} 1');
+    expect(metrics).toContain('tryggheim_ingest_messages_total 3');
+    expect(metrics).toContain('tryggheim_journal_entries 0');
   });
 
   it('keeps everything in the journal while storage fails, and writes it all when it recovers', async () => {

@@ -72,7 +72,9 @@ export function fromZodError(error: z.ZodError, reason: DecodeFailureReason = 'i
   return {
     ok: false,
     reason,
-    issues: error.issues.slice(0, 20).map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), code: i.code, message: i.message })),
+    issues: error.issues
+      .slice(0, 20)
+      .map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), code: i.code, message: i.message })),
   };
 }
 

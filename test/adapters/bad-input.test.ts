@@ -83,7 +83,9 @@ const mutators: Record<string, (seed: Buffer, json: Json | undefined, r: () => n
   },
   hugeNumber: (seed, json, r) => {
     if (json === undefined) return replaceNumericField(seed.toString('utf8'), String(HUGE[Math.floor(r() * 4)]), r);
-    const numeric = leaves(json).filter((p) => typeof p.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], json) === 'number');
+    const numeric = leaves(json).filter(
+      (p) => typeof p.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], json) === 'number',
+    );
     const path = numeric[Math.floor(r() * numeric.length)];
     if (path === undefined) return undefined;
     return Buffer.from(JSON.stringify(setAt(json, path, HUGE[Math.floor(r() * 4)] ?? 1e308)), 'utf8');
@@ -117,13 +119,24 @@ const mutators: Record<string, (seed: Buffer, json: Json | undefined, r: () => n
     if (path === undefined) return undefined;
     const v = path.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], json);
     const year = text.length % 2 === 0 ? 1970 : 2100;
-    const replacement = typeof v === 'string' ? `${year}-01-01T00:00:00Z` : v !== undefined && (v as number) > 1e11 ? (year === 1970 ? 0 : 4102444800000) : year === 1970 ? 0 : 4102444800;
+    const replacement =
+      typeof v === 'string'
+        ? `${year}-01-01T00:00:00Z`
+        : v !== undefined && (v as number) > 1e11
+          ? year === 1970
+            ? 0
+            : 4102444800000
+          : year === 1970
+            ? 0
+            : 4102444800;
     return Buffer.from(JSON.stringify(setAt(json, path, replacement)), 'utf8');
   },
   megabyteString: (seed, json, r) => {
     const big = 'x'.repeat(1024 * 1024);
     if (json === undefined) return Buffer.from(`${seed.toString('utf8')}${big}`, 'utf8');
-    const strings = leaves(json).filter((p) => typeof p.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], json) === 'string');
+    const strings = leaves(json).filter(
+      (p) => typeof p.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], json) === 'string',
+    );
     const path = strings[Math.floor(r() * strings.length)];
     if (path === undefined) return undefined;
     return Buffer.from(JSON.stringify(setAt(json, path, big)), 'utf8');

@@ -29,7 +29,15 @@ describe('adapter conventions', () => {
   });
 
   it.each(ADAPTERS.map((a) => [a.id, a] as const))('%s: junk never throws', (_id, adapter) => {
-    const junk: Uint8Array[] = [new Uint8Array(), Buffer.from('null'), Buffer.from('[]'), Buffer.from('{}'), Buffer.from('""'), Buffer.from('0'), Buffer.from('\u0000')];
+    const junk: Uint8Array[] = [
+      new Uint8Array(),
+      Buffer.from('null'),
+      Buffer.from('[]'),
+      Buffer.from('{}'),
+      Buffer.from('""'),
+      Buffer.from('0'),
+      Buffer.from('\u0000'),
+    ];
     for (const payload of junk) {
       for (const subtopic of ['up', '', 'a/b/c', 'bridge/state']) {
         const result = adapter.decode({ payload, subtopic, receivedAt: '2026-11-23T08:00:00.000Z' });

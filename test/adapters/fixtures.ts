@@ -30,7 +30,11 @@ export function loadInput(file: string): AdapterInput {
   const sources = [raw.payload !== undefined, raw.text !== undefined, raw.base64 !== undefined].filter(Boolean).length;
   if (sources !== 1) throw new Error(`${file}: exactly one of payload, text, base64`);
   const payload =
-    raw.text !== undefined ? Buffer.from(raw.text, 'utf8') : raw.base64 !== undefined ? Buffer.from(raw.base64, 'base64') : Buffer.from(JSON.stringify(raw.payload), 'utf8');
+    raw.text !== undefined
+      ? Buffer.from(raw.text, 'utf8')
+      : raw.base64 !== undefined
+        ? Buffer.from(raw.base64, 'base64')
+        : Buffer.from(JSON.stringify(raw.payload), 'utf8');
   return { payload, subtopic: raw.subtopic ?? 'up', receivedAt: raw.receivedAt ?? DEFAULT_RECEIVED_AT };
 }
 

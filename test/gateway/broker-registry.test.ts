@@ -28,10 +28,14 @@ function auth(id: string, secret: string): string[] {
 
 function received(g: Gateway, filter: string): string[] {
   const got: string[] = [];
-  g.broker.aedes.subscribe(filter, (p, cb) => {
-    got.push(`${p.topic} ${p.payload.toString()}`);
-    cb();
-  }, () => undefined);
+  g.broker.aedes.subscribe(
+    filter,
+    (p, cb) => {
+      got.push(`${p.topic} ${p.payload.toString()}`);
+      cb();
+    },
+    () => undefined,
+  );
   return got;
 }
 
@@ -40,7 +44,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe('registered devices through mosquitto_pub / mosquitto_sub', () => {
   it('a registered device publishes with mosquitto_pub; a wrong secret and a disabled device are refused', async () => {
     const g = await gateway();
-    const { secret } = g.registry.addDevice({ id: 'd-0001', kind: 'dispenser', model: 'demo-dispenser', adapterId: 'tryggheim', homeId: 'home-0001' });
+    const { secret } = g.registry.addDevice({
+      id: 'd-0001',
+      kind: 'dispenser',
+      model: 'demo-dispenser',
+      adapterId: 'tryggheim',
+      homeId: 'home-0001',
+    });
     const got = received(g, 'tryggheim/v1/devices/+/up');
 
     const ok = await run('mosquitto_pub', [...auth('d-0001', secret), '-q', '1', '-t', 'tryggheim/v1/devices/d-0001/up', '-m', '{"n":1}']);
@@ -48,7 +58,15 @@ describe('registered devices through mosquitto_pub / mosquitto_sub', () => {
     await sleep(50);
     expect(got).toEqual(['tryggheim/v1/devices/d-0001/up {"n":1}']);
 
-    const wrong = await run('mosquitto_pub', [...auth('d-0001', `${secret}x`), '-q', '1', '-t', 'tryggheim/v1/devices/d-0001/up', '-m', 'x']);
+    const wrong = await run('mosquitto_pub', [
+      ...auth('d-0001', `${secret}x`),
+      '-q',
+      '1',
+      '-t',
+      'tryggheim/v1/devices/d-0001/up',
+      '-m',
+      'x',
+    ]);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toMatch(/bad user name or password/i);
 
@@ -59,7 +77,7 @@ describe('registered devices through mosquitto_pub / mosquitto_sub', () => {
     expect(got).toHaveLength(1);
   });
 
-  it('publishing to someone else\'s topic is refused and nothing reaches it', async () => {
+  it("publishing to someone else's topic is refused and nothing reaches it", async () => {
     const g = await gateway();
     const { secret } = g.registry.addDevice({ id: 'd-0001', kind: 'lock', model: 'demo-lock', adapterId: 'tryggheim' });
     g.registry.addDevice({ id: 'd-0002', kind: 'lock', model: 'demo-lock', adapterId: 'tryggheim' });
@@ -102,26 +120,58 @@ describe('state that survives a gateway restart', () => {
     const { secret: hubSecret } = g.registry.addDevice({ id: 'hub-01', kind: 'bridge', model: 'zigbee2mqtt', adapterId: 'zigbee2mqtt' });
 
     // A retained status, and a persistent session subscribed to the device's down topic.
-    expect((await run('mosquitto_pub', [...auth('d-0001', secret), '-q', '1', '-r', '-t', 'tryggheim/v1/devices/d-0001/status', '-m', 'online'])).code).toBe(0);
-    expect((await run('mosquitto_sub', [...auth('d-0001', secret), '-c', '-q', '1', '-t', 'tryggheim/v1/devices/d-0001/down', '-E'])).code).toBe(0);
+    expect(
+      (await run('mosquitto_pub', [...auth('d-0001', secret), '-q', '1', '-r', '-t', 'tryggheim/v1/devices/d-0001/status', '-m', 'online']))
+        .code,
+    ).toBe(0);
+    expect(
+      (await run('mosquitto_sub', [...auth('d-0001', secret), '-c', '-q', '1', '-t', 'tryggheim/v1/devices/d-0001/down', '-E'])).code,
+    ).toBe(0);
     // While the device is offline, the gateway queues a command for it (QoS 1).
     await new Promise<void>((resolve) => {
-      g.broker.aedes.publish({ cmd: 'publish', topic: 'tryggheim/v1/devices/d-0001/down', payload: Buffer.from('refill-ack'), qos: 1, retain: false, dup: false }, () => resolve());
+      g.broker.aedes.publish(
+        {
+          cmd: 'publish',
+          topic: 'tryggheim/v1/devices/d-0001/down',
+          payload: Buffer.from('refill-ack'),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        () => resolve(),
+      );
     });
     await g.close();
 
     g = await startTestGateway({}, { dataDir });
     gw = g;
     // The session is still there: reconnecting without a subscription receives the queued command.
-    const down = await run('mosquitto_sub', [...auth('d-0001', secret), '-c', '-q', '1', '-t', 'tryggheim/v1/devices/d-0001/down', '-C', '1', '-W', '5']);
+    const down = await run('mosquitto_sub', [
+      ...auth('d-0001', secret),
+      '-c',
+      '-q',
+      '1',
+      '-t',
+      'tryggheim/v1/devices/d-0001/down',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ]);
     expect(down.stdout.trim()).toBe('refill-ack');
     // The retained status is still there for a new subscriber (a bridge can't read device topics, so read it in-process).
     const retained = await new Promise<string>((resolve, reject) => {
-      const c = mqtt.connect(`mqtt://127.0.0.1:${g.mqttPort}`, { clientId: 'hub-01', username: 'hub-01', password: hubSecret, reconnectPeriod: 0 });
+      const c = mqtt.connect(`mqtt://127.0.0.1:${g.mqttPort}`, {
+        clientId: 'hub-01',
+        username: 'hub-01',
+        password: hubSecret,
+        reconnectPeriod: 0,
+      });
       c.on('error', reject);
       c.on('connect', () => {
         c.end(true);
-        const persistence = (g.broker.aedes as unknown as { persistence: { createRetainedStream(p: string): NodeJS.ReadableStream } }).persistence;
+        const persistence = (g.broker.aedes as unknown as { persistence: { createRetainedStream(p: string): NodeJS.ReadableStream } })
+          .persistence;
         const stream = persistence.createRetainedStream('tryggheim/v1/devices/d-0001/status');
         stream.on('data', (p: { payload: Buffer }) => resolve(p.payload.toString()));
         stream.on('end', () => reject(new Error('no retained message')));
@@ -130,7 +180,7 @@ describe('state that survives a gateway restart', () => {
     expect(retained).toBe('online');
   });
 
-  it('a device\'s last will tells the gateway it went offline', async () => {
+  it("a device's last will tells the gateway it went offline", async () => {
     const g = await gateway();
     const { secret } = g.registry.addDevice({ id: 'd-0001', kind: 'sensor', model: 'demo-sensor', adapterId: 'tryggheim' });
     const statuses: string[] = [];

@@ -53,7 +53,10 @@ function cli(args: string[], e: Record<string, string>): Promise<{ code: number;
 describe('tryggheim CLI (compiled)', () => {
   it('config check: exit 2 and every problem listed when the config is bad; secrets never printed', async () => {
     const dir = tempDir();
-    const bad = await cli(['config', 'check'], env(dir, { TRYGGHEIM_BROKER__TCP__PORT: 'x', TRYGGHEIM_BROKER__TLS__KEY_FILE: '/nonexistent.pem' }));
+    const bad = await cli(
+      ['config', 'check'],
+      env(dir, { TRYGGHEIM_BROKER__TCP__PORT: 'x', TRYGGHEIM_BROKER__TLS__KEY_FILE: '/nonexistent.pem' }),
+    );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('broker.tcp.port:');
     expect(bad.stderr).toContain('broker.tls.keyFile: file not found (/nonexistent.pem)');
@@ -67,7 +70,23 @@ describe('tryggheim CLI (compiled)', () => {
     const dir = tempDir();
     const e = env(dir);
     expect((await cli(['homes', 'add', 'home-0001', '--team', 'team-north'], e)).code).toBe(0);
-    const added = await cli(['devices', 'add', 'd-0001', '--kind', 'dispenser', '--model', 'demo-dispenser', '--adapter', 'tryggheim', '--home', 'home-0001', '--json'], e);
+    const added = await cli(
+      [
+        'devices',
+        'add',
+        'd-0001',
+        '--kind',
+        'dispenser',
+        '--model',
+        'demo-dispenser',
+        '--adapter',
+        'tryggheim',
+        '--home',
+        'home-0001',
+        '--json',
+      ],
+      e,
+    );
     expect(added.code).toBe(0);
     const { secret } = JSON.parse(added.stdout) as { secret: string };
     expect(secret).toMatch(/^tgs_/);
@@ -86,9 +105,41 @@ describe('tryggheim CLI (compiled)', () => {
         }
       });
     });
-    const pub = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-i', 'd-0001', '-u', 'd-0001', '-P', secret, '-q', '1', '-t', 'tryggheim/v1/devices/d-0001/up', '-m', '{}']);
+    const pub = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-i',
+      'd-0001',
+      '-u',
+      'd-0001',
+      '-P',
+      secret,
+      '-q',
+      '1',
+      '-t',
+      'tryggheim/v1/devices/d-0001/up',
+      '-m',
+      '{}',
+    ]);
     expect(pub.code).toBe(0);
-    const refused = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-i', 'd-0001', '-u', 'd-0001', '-P', 'nope', '-t', 'tryggheim/v1/devices/d-0001/up', '-m', '{}']);
+    const refused = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-i',
+      'd-0001',
+      '-u',
+      'd-0001',
+      '-P',
+      'nope',
+      '-t',
+      'tryggheim/v1/devices/d-0001/up',
+      '-m',
+      '{}',
+    ]);
     expect(refused.code).not.toBe(0);
 
     const exited = new Promise<number | null>((r) => gw.on('exit', (code) => r(code)));

@@ -57,7 +57,10 @@ describe('configuration', () => {
   });
 
   it('reports every problem at once, each with its path', () => {
-    const yaml = file('bad.yaml', 'broker:\n  tcp:\n    port: 70000\n  tls:\n    certFile: /nonexistent/cert.pem\n  limtis: {}\nlog:\n  level: loud\n');
+    const yaml = file(
+      'bad.yaml',
+      'broker:\n  tcp:\n    port: 70000\n  tls:\n    certFile: /nonexistent/cert.pem\n  limtis: {}\nlog:\n  level: loud\n',
+    );
     const found = problems(() => loadConfig({ file: yaml, env: { TRYGGHEIM_HTTP__PORT: 'eighty', TRYGGHEIM_NOPE: '1' } }));
     expect(found).toEqual(
       expect.arrayContaining([
@@ -74,7 +77,9 @@ describe('configuration', () => {
   });
 
   it('names an unreadable or malformed file', () => {
-    expect(problems(() => loadConfig({ file: '/nonexistent/tryggheim.yaml', env: {} }))).toEqual(['config file /nonexistent/tryggheim.yaml: ENOENT']);
+    expect(problems(() => loadConfig({ file: '/nonexistent/tryggheim.yaml', env: {} }))).toEqual([
+      'config file /nonexistent/tryggheim.yaml: ENOENT',
+    ]);
     const bad = file('bad.yaml', 'broker: [unclosed');
     expect(problems(() => loadConfig({ file: bad, env: {} }))[0]).toMatch(/^config file .*bad\.yaml: /);
   });

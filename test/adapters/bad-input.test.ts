@@ -108,7 +108,7 @@ const mutators: Record<string, (seed: Buffer, json: Json | undefined, r: () => n
   badTimestamp: (seed, json) => {
     const text = seed.toString('utf8');
     if (json === undefined) {
-      const replaced = text.replace(/\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?/, '1970-01-01T00:00:00Z');
+      const replaced = text.replace(/\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?/, '1970-06-01T00:00:00Z');
       return replaced === text ? undefined : Buffer.from(replaced, 'utf8');
     }
     const times = leaves(json).filter((p) => {
@@ -119,16 +119,14 @@ const mutators: Record<string, (seed: Buffer, json: Json | undefined, r: () => n
     if (path === undefined) return undefined;
     const v = path.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], json);
     const year = text.length % 2 === 0 ? 1970 : 2100;
+    // 1970-06-01 rather than 0: in SenML a time of 0 means "now" (RFC 8428 §4.5.3), and one in 1970 must be refused.
+    const SEC_1970 = 13_046_400;
+    const SEC_2100 = 4_102_444_800;
+    const asMs = v !== undefined && (v as number) > 1e11;
     const replacement =
       typeof v === 'string'
-        ? `${year}-01-01T00:00:00Z`
-        : v !== undefined && (v as number) > 1e11
-          ? year === 1970
-            ? 0
-            : 4102444800000
-          : year === 1970
-            ? 0
-            : 4102444800;
+        ? `${year === 1970 ? '1970-06-01' : '2100-01-01'}T00:00:00Z`
+        : (year === 1970 ? SEC_1970 : SEC_2100) * (asMs ? 1000 : 1);
     return Buffer.from(JSON.stringify(setAt(json, path, replacement)), 'utf8');
   },
   megabyteString: (seed, json, r) => {
@@ -149,8 +147,9 @@ const mutators: Record<string, (seed: Buffer, json: Json | undefined, r: () => n
     const replacement: Json = [{}, [], null, { nested: { deeper: [1, 2, 3] } }][Math.floor(r() * 4)] ?? null;
     return Buffer.from(JSON.stringify(setAt(json, path, replacement)), 'utf8');
   },
-  truncated: (seed, json, r) => {
-    if (json === undefined || seed.length < 2) return undefined;
+  truncated: (seed, _json, r) => {
+    // Delimited formats too: their grammar must make a cut-off message detectable (a terminator, a field count).
+    if (seed.length < 2) return undefined;
     return seed.subarray(0, Math.max(1, Math.floor(r() * (seed.length - 1))));
   },
 };

@@ -103,7 +103,7 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
 
       // aedes reads with 'readable' + read(); a 'data' listener added after that sees every chunk as read()
       // returns it, before aedes parses it, without switching the stream to flowing mode (Node docs,
-      // "Choose one API style": 'readable' takes precedence). Pinned by test/broker/oversize-flood.test.ts.
+      // "Choose one API style": 'readable' takes precedence). Pinned by test/broker/oversize-flood.timing.test.ts.
       const guard = createPacketGuard(() => (state.principal === undefined ? limits.maxConnectBytes : limits.maxPacketBytes));
       conn.on('data', (chunk: Buffer) => {
         const verdict = guard.scan(chunk);
@@ -126,7 +126,7 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
 
       // aedes stores a SUBSCRIBE's filters in a loop that is quadratic in their number and blocks the whole
       // broker; count them as the packet is parsed, before aedes handles it. `_parser` is aedes' internal
-      // mqtt-packet parser; test/broker/subscribe-limits.test.ts fails if an upgrade moves it.
+      // mqtt-packet parser; test/broker/subscribe-limits.timing.test.ts fails if an upgrade moves it.
       const parser = (
         client as unknown as {
           _parser?: { prependListener(ev: 'packet', fn: (p: { cmd: string; subscriptions?: unknown[] }) => void): void };

@@ -169,7 +169,7 @@ type Callbacks = Partial<CommunicationObserver<Uint8Array>>;
 /**
  * Wraps the client's own Node transport (the documented `transport` option): in v1 mode it maps the write
  * path and sets v1 auth (1.6.7 refuses `Token user:pass`); in both modes it bounds each write request by a
- * deadline that destroys the socket. `onRequest` observes request starts and ends (metrics, tests).
+ * deadline that destroys the socket.
  */
 export function createWriteTransport(
   base: Transport,
@@ -178,7 +178,6 @@ export function createWriteTransport(
     /** v1 only; undefined = no auth. */
     authorization?: string;
     timeoutMs: number;
-    onRequest?: (phase: 'start' | 'end') => void;
   },
 ): Transport {
   const mapOptions = (options: SendOptions): SendOptions =>
@@ -195,12 +194,8 @@ export function createWriteTransport(
       const timer = setTimeout(() => {
         controller.abort();
       }, opts.timeoutMs);
-      let ended = false;
       const end = (): void => {
-        if (ended) return;
-        ended = true;
         clearTimeout(timer);
-        opts.onRequest?.('end');
       };
       const wrapped: Callbacks = {
         ...callbacks,
@@ -213,7 +208,6 @@ export function createWriteTransport(
           callbacks?.complete?.();
         },
       };
-      opts.onRequest?.('start');
       try {
         base.send(mapPath(path), body, { ...mapOptions(options), signal }, wrapped);
       } catch (e) {
@@ -267,7 +261,11 @@ export function toWriteError(err: unknown, timeoutMs: number): InfluxWriteError 
     return new InfluxWriteError(message, { retryable, reason, status, cause: err, ...(dropped === undefined ? {} : { dropped }) });
   }
   if (err instanceof RequestTimedOutError || err instanceof AbortError) {
-    return new InfluxWriteError(`InfluxDB did not answer within ${timeoutMs} ms (retryable)`, { retryable: true, reason: 'timeout', cause: err });
+    return new InfluxWriteError(`InfluxDB did not answer within ${timeoutMs} ms (retryable)`, {
+      retryable: true,
+      reason: 'timeout',
+      cause: err,
+    });
   }
   // ECONNREFUSED, ECONNRESET, EHOSTUNREACH… and anything else from the transport (a TLS failure, a socket
   // error without a code): an outage. Retrying is safe (writes are idempotent); the journal keeps the data.
@@ -285,10 +283,7 @@ interface Session {
   readonly bucket: string;
 }
 
-export async function createInfluxWriter(
-  config: InfluxWriterConfig,
-  deps: InfluxDeps & { onRequest?: (phase: 'start' | 'end') => void },
-): Promise<InfluxWriter> {
+export async function createInfluxWriter(config: InfluxWriterConfig, deps: InfluxDeps): Promise<InfluxWriter> {
   const url = trimSlash(config.url);
   const log = deps.logger.child({ component: 'influx' });
   const agent = url.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
@@ -301,27 +296,27 @@ export async function createInfluxWriter(
 
   function buildSession(apiVersion: InfluxApiVersion): Session {
     const v2Token =
-      config.token ?? (config.username !== undefined && config.password !== undefined ? `${config.username}:${config.password}` : undefined);
+      config.token ??
+      (config.username !== undefined && config.password !== undefined ? `${config.username}:${config.password}` : undefined);
     const base = new InfluxDB({
       url,
       timeout: config.timeoutMs,
       transportOptions: { agent },
       ...(apiVersion === 'v2' && v2Token !== undefined ? { token: v2Token } : {}),
     }).transport;
-    const v1Auth =
-      config.username !== undefined && config.password !== undefined ? basicAuth(config.username, config.password) : undefined;
+    const v1Auth = config.username !== undefined && config.password !== undefined ? basicAuth(config.username, config.password) : undefined;
     const transport = createWriteTransport(base, {
       apiVersion,
       timeoutMs: config.timeoutMs,
       ...(v1Auth === undefined ? {} : { authorization: v1Auth }),
-      ...(deps.onRequest === undefined ? {} : { onRequest: deps.onRequest }),
     });
     const client = new InfluxDB({ url, transport });
     if (apiVersion === 'v1') {
       const bucket = config.retentionPolicy === undefined ? config.database : `${config.database}/${config.retentionPolicy}`;
       return { apiVersion, client, org: '', bucket };
     }
-    if (config.org === undefined) log.warn({ event: 'influx.config' }, 'influx.org is not set: InfluxDB 2.x needs it (3.x and 1.8+ ignore it)');
+    if (config.org === undefined)
+      log.warn({ event: 'influx.config' }, 'influx.org is not set: InfluxDB 2.x needs it (3.x and 1.8+ ignore it)');
     return { apiVersion, client, org: config.org ?? '', bucket: config.bucket };
   }
 
@@ -360,7 +355,8 @@ export async function createInfluxWriter(
 
   function release(): void {
     const next = queue.shift();
-    if (next) next.resolve(); // the slot passes on: inFlight unchanged
+    if (next)
+      next.resolve(); // the slot passes on: inFlight unchanged
     else inFlight -= 1;
   }
 
@@ -442,7 +438,9 @@ export async function createInfluxWriter(
     closed = true;
     // A queued write never held a slot, so rejecting it leaves inFlight as is.
     for (const q of queue.splice(0)) {
-      q.reject(new InfluxWriteError('InfluxDB writer closed before this write was sent (retryable)', { retryable: true, reason: 'closed' }));
+      q.reject(
+        new InfluxWriteError('InfluxDB writer closed before this write was sent (retryable)', { retryable: true, reason: 'closed' }),
+      );
     }
     await Promise.allSettled([...running]);
     agent.destroy();

@@ -85,16 +85,22 @@ export async function runInfluxQL(target: InfluxQLTarget, q: string, opts: { met
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new InfluxQueryError(`InfluxDB /query answered ${res.status} with a non-JSON body: ${text.slice(0, 200)}`, { status: res.status, cause: e });
+    throw new InfluxQueryError(`InfluxDB /query answered ${res.status} with a non-JSON body: ${text.slice(0, 200)}`, {
+      status: res.status,
+      cause: e,
+    });
   }
   const parsed = QueryResponseSchema.safeParse(json);
   if (!parsed.success) throw new InfluxQueryError(`InfluxDB /query answered ${res.status} with an unexpected body`, { status: res.status });
   if (!res.ok || parsed.data.error !== undefined) {
-    throw new InfluxQueryError(`InfluxDB /query answered ${res.status}: ${parsed.data.error ?? text.slice(0, 200)}`, { status: res.status });
+    throw new InfluxQueryError(`InfluxDB /query answered ${res.status}: ${parsed.data.error ?? text.slice(0, 200)}`, {
+      status: res.status,
+    });
   }
   const results = parsed.data.results ?? [];
   for (const r of results) {
-    if (r.error !== undefined) throw new InfluxQueryError(`InfluxQL statement ${r.statement_id ?? '?'} failed: ${r.error}`, { status: res.status });
+    if (r.error !== undefined)
+      throw new InfluxQueryError(`InfluxQL statement ${r.statement_id ?? '?'} failed: ${r.error}`, { status: res.status });
   }
   return results;
 }

@@ -158,7 +158,10 @@ export function toLine(event: CanonicalEvent): string {
   const { body } = event;
   const measurement = measurementOf(body);
 
-  const tags: [TagKey, string][] = [['adapter', event.adapter.id], ['device_id', event.deviceId]];
+  const tags: [TagKey, string][] = [
+    ['adapter', event.adapter.id],
+    ['device_id', event.deviceId],
+  ];
   if (event.homeId !== null) tags.push(['home_id', event.homeId]);
 
   const fields: string[] = [];

@@ -10,6 +10,8 @@ import { openJournal, type Journal } from './ingest/journal.js';
 import { createIngest, type Ingest, type StorageSink } from './ingest/pipeline.js';
 import type { Resolver } from './ingest/decode.js';
 import type { CanonicalEvent } from '../adapters/canonical.js';
+import { createInfluxWriter, type InfluxWriter } from './storage/influx.js';
+import { toLine } from './storage/line-protocol.js';
 import { createEventBus, type EventBus } from './events.js';
 import { buildApp } from './http/app.js';
 import { startHttpServer, type HttpServerHandle } from './http/server.js';
@@ -60,6 +62,20 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   });
 
   const now = opts.now ?? Date.now;
+  // Storage: what the caller hands in (tests), else InfluxDB when configured. The writer detects the server's
+  // API lazily, so an InfluxDB that is down at start-up delays nothing: the journal holds the data.
+  let influx: InfluxWriter | undefined;
+  let storage = opts.storage;
+  const influxUrl = config.influx.url;
+  if (storage === undefined && influxUrl !== undefined) {
+    influx = await createInfluxWriter({ ...config.influx, url: influxUrl }, { logger });
+    storage = { sink: influx, toLine };
+  } else if (storage === undefined) {
+    logger.warn(
+      { event: 'gateway.storage', state: 'not_configured' },
+      'influx.url is not set: messages are kept in the journal, nothing is stored',
+    );
+  }
   const journal = openJournal(dataDir, { now });
   const ingest = createIngest({
     journal,
@@ -67,7 +83,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     bus: events,
     logger: logger.child({ component: 'ingest' }),
     now,
-    ...(opts.storage ? { storage: opts.storage } : {}),
+    ...(storage ? { storage } : {}),
     options: {
       ...config.ingest,
       batchSize: config.influx.batchSize,
@@ -101,6 +117,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   } catch (err) {
     await broker?.close();
     await ingest.stop();
+    await influx?.close();
     journal.close();
     db.close();
     throw err;
@@ -131,6 +148,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
         await httpHandle.close();
         await brokerHandle.close();
         await ingest.stop();
+        await influx?.close();
         journal.close();
         db.close();
         logger.info({ event: 'gateway.stopped' }, 'gateway stopped');

@@ -1,4 +1,8 @@
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { createInfluxWriter } from '../storage/influx.js';
+import { startInfluxdProcess, type InfluxdProcess } from '../storage/influxd-process.js';
 import type { Config } from '../config/schema.js';
 import { startGateway, type Gateway } from '../main.js';
 import type { CliContext } from './context.js';
@@ -25,15 +29,46 @@ function withFreePorts(config: Readonly<Config>): Readonly<Config> {
   };
 }
 
-async function startDemoGateway(config: Readonly<Config>, ctx: CliContext): Promise<Gateway> {
+/**
+ * Without a configured InfluxDB the demo runs Debian's influxd itself (data under dataDir/influxdb, a free
+ * loopback port) and stops it when the gateway stops.
+ */
+async function localInflux(config: Readonly<Config>, ctx: CliContext): Promise<{ config: Readonly<Config>; influxd?: InfluxdProcess }> {
+  if (config.influx.url !== undefined) return { config };
+  const logger = createLogger({ level: config.log.level });
+  const influxd = await startInfluxdProcess({ dataDir: join(resolve(config.dataDir), 'influxdb'), logger });
+  const influx = { ...config.influx, url: influxd.url, apiVersion: 'v1' as const };
+  const writer = await createInfluxWriter(influx, { logger });
+  await writer.ensureDatabase();
+  await writer.close();
+  ctx.out(`Started a local InfluxDB for the demo: ${influxd.url} (database ${influx.database})`);
+  return { config: { ...config, influx }, influxd };
+}
+
+async function startDemoGateway(original: Readonly<Config>, ctx: CliContext): Promise<Gateway> {
+  const { config, influxd } = await localInflux(original, ctx);
+  let gateway: Gateway;
   try {
-    return await startGateway(config);
+    try {
+      gateway = await startGateway(config);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      if ((e.code ?? e.cause?.code) !== 'EADDRINUSE') throw err;
+      ctx.err('note: a configured port is in use on this machine; the demo uses free ports instead.');
+      gateway = await startGateway(withFreePorts(config));
+    }
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-    if ((e.code ?? e.cause?.code) !== 'EADDRINUSE') throw err;
-    ctx.err('note: a configured port is in use on this machine; the demo uses free ports instead.');
-    return startGateway(withFreePorts(config));
+    await influxd?.stop();
+    throw err;
   }
+  if (!influxd) return gateway;
+  const close = gateway.close.bind(gateway);
+  return Object.assign(gateway, {
+    async close() {
+      await close();
+      await influxd.stop();
+    },
+  });
 }
 
 /** Provisions the demo home and device when missing; rotates the demo device's secret so it can be shown. */
@@ -66,10 +101,17 @@ export function demoInstructions(gw: Gateway, device: { deviceId: string; secret
     `  MQTT      mqtt://127.0.0.1:${port}${ws ? `   (WebSocket: ws://127.0.0.1:${ws.port}${gw.config.broker.ws.path})` : ''}`,
     `  HTTP      http://${http.address}:${http.port}/healthz   /readyz   /metrics`,
     `  Data      ${gw.config.dataDir}`,
+    `  InfluxDB  ${gw.config.influx.url ?? 'not configured (messages wait in the journal)'}`,
     `  Demo home ${DEMO_HOME} (team ${DEMO_TEAM}), device ${device.deviceId}`,
     '',
     'Publish a reading as the demo device (QoS 1):',
     `  mosquitto_pub -h 127.0.0.1 -p ${port} ${auth} -q 1 -t tryggheim/v1/devices/${device.deviceId}/up -m '{"type":"dose.taken","slot":"08:00"}'`,
+    ...(gw.config.influx.url !== undefined
+      ? [
+          'See it stored in InfluxDB:',
+          `  curl -sG '${gw.config.influx.url}/query' --data-urlencode 'db=${gw.config.influx.database}' --data-urlencode 'q=SELECT * FROM "dose"'`,
+        ]
+      : []),
     'Set its status (retained), as a device does when it comes online:',
     `  mosquitto_pub -h 127.0.0.1 -p ${port} ${auth} -q 1 -r -t tryggheim/v1/devices/${device.deviceId}/status -m online`,
     'Listen for commands to it:',

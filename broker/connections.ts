@@ -27,6 +27,8 @@ export interface Connections {
   authenticated(conn: Duplex, principal: Principal): void;
   open(): number;
   unauthenticated(): number;
+  /** Open sockets whose client authenticated (aedes' own `connectedClients` can overcount, see below). */
+  authenticatedOpen(): number;
   /** Refuse every new socket (shutdown). */
   stopAccepting(): void;
   /** Destroys sockets aedes does not know about yet. */
@@ -45,6 +47,7 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
   const states = new WeakMap<Duplex, ConnState>();
   const live = new Set<Duplex>();
   let unauth = 0;
+  let authed = 0;
   let accepting = true;
   // Token bucket: burst of one second's worth, refilled continuously.
   let tokens = limits.connectRatePerSec;
@@ -97,6 +100,7 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
       conn.once('close', () => {
         live.delete(conn);
         if (state.principal === undefined) unauth -= 1;
+        else authed -= 1;
       });
 
       const client = handle(conn);
@@ -158,9 +162,11 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
       if (state === undefined || state.principal !== undefined) return;
       state.principal = principal;
       unauth -= 1;
+      authed += 1;
     },
     open: () => live.size,
     unauthenticated: () => unauth,
+    authenticatedOpen: () => authed,
     stopAccepting() {
       accepting = false;
     },

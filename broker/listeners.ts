@@ -17,10 +17,12 @@ export interface Listeners {
 
 type Accept = (conn: Duplex, remote: string, listener: ListenerName) => void;
 
-function listen(server: Server | HttpServer, port: number, host: string): Promise<AddressInfo> {
+function listen(server: Server | HttpServer, port: number, host: string, backlog: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    // Node's default backlog (511) overflows when a district's devices reconnect at once after a restart;
+    // the kernel caps it at net.core.somaxconn.
+    server.listen(port, host, backlog, () => {
       server.off('error', reject);
       resolve(server.address() as AddressInfo);
     });
@@ -54,7 +56,7 @@ export async function startListeners(
       const server = createNetServer({ noDelay: true }, (socket) => {
         accept(socket, socket.remoteAddress ?? 'unknown', 'tcp');
       });
-      servers.set('tcp', { server, address: await listen(server, opts.tcp.port, opts.host) });
+      servers.set('tcp', { server, address: await listen(server, opts.tcp.port, opts.host, limits.listenBacklog) });
     }
 
     if (opts.tls.certFile !== undefined && opts.tls.keyFile !== undefined) {
@@ -75,7 +77,7 @@ export async function startListeners(
           'TLS handshake failed',
         );
       });
-      servers.set('tls', { server, address: await listen(server, opts.tls.port, opts.host) });
+      servers.set('tls', { server, address: await listen(server, opts.tls.port, opts.host, limits.listenBacklog) });
     }
 
     if (opts.ws.enabled) {
@@ -97,7 +99,7 @@ export async function startListeners(
       wss.on('error', (err) => {
         logger.warn({ event: 'mqtt.ws_error', err }, 'WebSocket server error');
       });
-      servers.set('ws', { server, address: await listen(server, opts.ws.port, opts.host), wss });
+      servers.set('ws', { server, address: await listen(server, opts.ws.port, opts.host, limits.listenBacklog), wss });
     }
   } catch (err) {
     await closeAll();

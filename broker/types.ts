@@ -39,6 +39,7 @@ export interface BrokerLimits {
   maxFiltersPerSubscribe: number;
   maxTopicLevels: number;
   maxClientIdLength: number;
+  listenBacklog: number;
 }
 
 export interface LockoutOptions {

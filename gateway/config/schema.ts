@@ -64,6 +64,8 @@ const LimitsSchema = z
     maxFiltersPerSubscribe: z.number().int().min(1).max(1000).default(8),
     maxTopicLevels: z.number().int().min(3).max(100).default(10),
     maxClientIdLength: z.number().int().min(1).max(256).default(64),
+    /** TCP accept queue per listener; a reconnect storm overflows Node's default of 511 (capped by net.core.somaxconn). */
+    listenBacklog: z.number().int().min(16).max(65535).default(4096),
   })
   .prefault({});
 

@@ -40,8 +40,8 @@ export interface Journal {
   setPriority(seqs: readonly number[], priority: number): void;
   /** Removes entries whose points InfluxDB confirmed. */
   remove(seqs: readonly number[]): void;
-  /** Moves an entry to the dead letters (one transaction). */
-  deadLetter(entry: JournalEntry, dl: DeadLetterInput): void;
+  /** Moves entries to the dead letters, all in one transaction. */
+  deadLetter(items: readonly { entry: JournalEntry; dl: DeadLetterInput }[]): void;
   /** Deletes the oldest telemetry entries until `bytes` is at most `target`; returns how many were dropped. */
   dropOldestTelemetry(target: number): number;
   bytes(): number;
@@ -209,29 +209,37 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
       bytes -= freed;
     },
     deadLetter: (() => {
-      const move = db.transaction((e: JournalEntry, dl: DeadLetterInput) => {
-        insertDead.run(
-          e.seq,
-          e.receivedAt,
-          e.principalKind,
-          e.principalId,
-          e.subtopic,
-          e.qos,
-          dl.reason,
-          JSON.stringify(dl.issues ?? []),
-          dl.adapterId,
-          dl.adapterVersion,
-          e.payload.subarray(0, DEAD_LETTER_MAX_BYTES),
-          e.payload.length,
-          now(),
-        );
-        return deleteStmt.run(e.seq).changes;
-      });
-      return (e: JournalEntry, dl: DeadLetterInput) => {
-        if (move(e, dl) > 0) {
-          rows -= 1;
-          bytes -= e.payload.length;
+      const move = db.transaction((items: readonly { entry: JournalEntry; dl: DeadLetterInput }[]) => {
+        let n = 0;
+        let freed = 0;
+        for (const { entry: e, dl } of items) {
+          insertDead.run(
+            e.seq,
+            e.receivedAt,
+            e.principalKind,
+            e.principalId,
+            e.subtopic,
+            e.qos,
+            dl.reason,
+            JSON.stringify(dl.issues ?? []),
+            dl.adapterId,
+            dl.adapterVersion,
+            e.payload.subarray(0, DEAD_LETTER_MAX_BYTES),
+            e.payload.length,
+            now(),
+          );
+          if (deleteStmt.run(e.seq).changes > 0) {
+            n += 1;
+            freed += e.payload.length;
+          }
         }
+        return { n, freed };
+      });
+      return (items: readonly { entry: JournalEntry; dl: DeadLetterInput }[]) => {
+        if (items.length === 0) return;
+        const { n, freed } = move(items);
+        rows -= n;
+        bytes -= freed;
       };
     })(),
     dropOldestTelemetry(target) {

@@ -101,20 +101,27 @@ export function createIngest(deps: IngestDeps): Ingest {
   let journalState: 'ok' | 'near_cap' | 'over_cap' = 'ok';
   let influxDownSince: number | undefined;
 
-  function deadLetter(
-    entry: JournalEntry,
-    reason: DeadLetterReason,
-    issues: unknown,
-    adapterId: string | null,
-    adapterVersion: number | null,
-  ): void {
-    journal.deadLetter(entry, { reason, issues, adapterId, adapterVersion });
-    stats.deadLetters[reason] += 1;
-    // Never the payload: it may be health data. The dead letter itself keeps the bytes for technicians.
-    logger.warn(
-      { event: 'ingest.dead_letter', deviceId: entry.principalId, seq: entry.seq, reason, adapter: adapterId },
-      'message dead-lettered',
+  interface DeadLetterItem {
+    entry: JournalEntry;
+    reason: DeadLetterReason;
+    issues: unknown;
+    adapterId: string | null;
+    adapterVersion: number | null;
+  }
+
+  /** One transaction for a whole chunk: a flood of bad payloads must not cost an fsync each. */
+  function deadLetters(items: readonly DeadLetterItem[]): void {
+    journal.deadLetter(
+      items.map(({ entry, reason, issues, adapterId, adapterVersion }) => ({ entry, dl: { reason, issues, adapterId, adapterVersion } })),
     );
+    for (const { entry, reason, adapterId } of items) {
+      stats.deadLetters[reason] += 1;
+      // Never the payload: it may be health data. The dead letter itself keeps the bytes for technicians.
+      logger.warn(
+        { event: 'ingest.dead_letter', deviceId: entry.principalId, seq: entry.seq, reason, adapter: adapterId },
+        'message dead-lettered',
+      );
+    }
   }
 
   function checkCap(): void {
@@ -149,16 +156,24 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (entries.length === 0) break;
       const telemetry: number[] = [];
       const critical: number[] = [];
+      const dead: DeadLetterItem[] = [];
       for (const entry of entries) {
         const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
         if (!decoded.ok) {
-          deadLetter(entry, decoded.reason, decoded.issues, decoded.adapterId, decoded.adapterVersion);
+          dead.push({
+            entry,
+            reason: decoded.reason,
+            issues: decoded.issues,
+            adapterId: decoded.adapterId,
+            adapterVersion: decoded.adapterVersion,
+          });
           continue;
         }
         (isTelemetryOnly(decoded.events) ? telemetry : critical).push(entry.seq);
         stats.events += decoded.events.length;
         bus.emit('events', decoded.events);
       }
+      deadLetters(dead);
       journal.setPriority(telemetry, PRIORITY.telemetry);
       journal.setPriority(critical, PRIORITY.critical);
       rulesCursor = entries.at(-1)?.seq ?? rulesCursor;
@@ -292,13 +307,15 @@ export function createIngest(deps: IngestDeps): Ingest {
           stats.pointsWritten += decoded.events.length;
         } catch (e) {
           if ((e as { retryable?: boolean }).retryable === false) {
-            deadLetter(
-              entry,
-              'storage_rejected',
-              [{ path: [], code: 'storage_rejected', message: String(e).slice(0, 500) }],
-              decoded.adapter.id,
-              decoded.adapter.version,
-            );
+            deadLetters([
+              {
+                entry,
+                reason: 'storage_rejected',
+                issues: [{ path: [], code: 'storage_rejected', message: String(e).slice(0, 500) }],
+                adapterId: decoded.adapter.id,
+                adapterVersion: decoded.adapter.version,
+              },
+            ]);
           } else {
             retries.push({ seqs: [seq], lines: decoded.events.map((ev) => storage.toLine(ev)), attempts: 1 });
           }

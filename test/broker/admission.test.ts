@@ -54,8 +54,11 @@ describe('admission', () => {
     await sleep(50);
     await connectDevice('d-0001');
     expect(broker.handle.stats.unauthenticatedConnections()).toBe(2);
-    await connectDevice('d-0002');
+    const second = await connectDevice('d-0002');
     expect(broker.handle.stats.connectedClients()).toBe(2);
+    await second.endAsync();
+    await sleep(50);
+    expect(broker.handle.stats.connectedClients()).toBe(1);
   });
 
   it('caps the connection rate (token bucket), and recovers as time passes', async () => {

@@ -32,6 +32,7 @@ export function testBrokerOptions(overrides: Partial<BrokerOptions> = {}): Broke
       maxFiltersPerSubscribe: 8,
       maxTopicLevels: 10,
       maxClientIdLength: 64,
+      listenBacklog: 511,
       ...overrides.limits,
     },
     lockout: { maxFailures: 5, windowSec: 60, lockSec: 900, ...overrides.lockout },

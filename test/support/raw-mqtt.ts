@@ -83,11 +83,7 @@ export function buildConnect(o: ConnectOptions): Buffer {
       payload.push(mqttString(Buffer.from(o.password)));
     }
   }
-  const header = Buffer.concat([
-    mqttString(version === 3 ? 'MQIsdp' : 'MQTT'),
-    Buffer.from([version, flags]),
-    u16(o.keepaliveSec ?? 60),
-  ]);
+  const header = Buffer.concat([mqttString(version === 3 ? 'MQIsdp' : 'MQTT'), Buffer.from([version, flags]), u16(o.keepaliveSec ?? 60)]);
   return packet(0x10, Buffer.concat([header, ...payload]));
 }
 

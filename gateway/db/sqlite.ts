@@ -82,7 +82,10 @@ export function migrate(db: Database, opts: { migrations?: readonly Migration[];
   }
   const stranger = before.find((v) => !known.has(v));
   if (stranger !== undefined) {
-    throw new DatabaseError('TRY_ERR_DB_UNKNOWN_MIGRATION', `database has migration ${stranger} applied, which this Tryggheim does not know`);
+    throw new DatabaseError(
+      'TRY_ERR_DB_UNKNOWN_MIGRATION',
+      `database has migration ${stranger} applied, which this Tryggheim does not know`,
+    );
   }
 
   const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();

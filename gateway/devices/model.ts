@@ -1,13 +1,5 @@
 import { z } from 'zod';
-import {
-  AdapterIdSchema,
-  DeviceIdSchema,
-  DeviceKindSchema,
-  FriendlyNameSchema,
-  HomeIdSchema,
-  ModelSchema,
-  TeamIdSchema,
-} from './ids.js';
+import { AdapterIdSchema, DeviceIdSchema, DeviceKindSchema, FriendlyNameSchema, HomeIdSchema, ModelSchema, TeamIdSchema } from './ids.js';
 
 // The registry's records and inputs. Records never carry secret hashes: those stay inside the store.
 // Times are ISO-8601 UTC strings (see gateway/db/migrations.ts).

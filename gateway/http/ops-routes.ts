@@ -25,11 +25,7 @@ export const NotReadyResponseSchema = z.object({ status: z.literal('not_ready'),
 export const MetricsResponseSchema = z.string().describe('Prometheus text exposition format');
 
 export const opsRoutes: FastifyPluginCallbackZod<OpsRoutesOptions> = (app, opts, done) => {
-  app.get(
-    '/healthz',
-    { schema: { response: { 200: HealthResponseSchema, ...errorResponses } } },
-    () => ({ status: 'ok' }) as const,
-  );
+  app.get('/healthz', { schema: { response: { 200: HealthResponseSchema, ...errorResponses } } }, () => ({ status: 'ok' }) as const);
 
   app.get(
     '/readyz',

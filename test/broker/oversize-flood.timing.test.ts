@@ -87,7 +87,14 @@ async function floodFromChild(port: number, sockets: number, header: Buffer): Pr
   const child = spawn(process.execPath, ['-e', FLOOD_CHILD], {
     env: {
       ...process.env,
-      FLOOD_CFG: JSON.stringify({ port, host: '127.0.0.1', sockets, headerHex: header.toString('hex'), chunkSize: CHUNK.length, maxMs: FLOOD_MAX_MS }),
+      FLOOD_CFG: JSON.stringify({
+        port,
+        host: '127.0.0.1',
+        sockets,
+        headerHex: header.toString('hex'),
+        chunkSize: CHUNK.length,
+        maxMs: FLOOD_MAX_MS,
+      }),
     },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -228,7 +235,9 @@ describe('oversized PUBLISH after authentication (open test policy)', () => {
     }
     expect(await c.waitForClose(2000)).toBe(true);
     const closedAfter = c.connectedAt + (c.closedInfo()?.atMs ?? Infinity) - t0;
-    console.info(`[oversize-flood] oversized PUBLISH closed ${closedAfter.toFixed(1)} ms after its header, ${Math.min(sent, remaining)} body bytes written`);
+    console.info(
+      `[oversize-flood] oversized PUBLISH closed ${closedAfter.toFixed(1)} ms after its header, ${Math.min(sent, remaining)} body bytes written`,
+    );
     expect(closedAfter).toBeLessThan(CLOSE_WITHIN_MS);
     // Nothing after the CONNACK (no PUBACK for it), and it was the size guard that closed the connection.
     expect(splitPackets(c.receivedAll()).packets.map((p) => p.type)).toEqual([PacketType.CONNACK]);

@@ -148,13 +148,17 @@ describe.each(RUNS)('mosquitto packet vectors against the broker, $policy policy
     while ((handle.stats.openConnections() > 0 || handle.stats.unauthenticatedConnections() !== 0) && performance.now() < drainDeadline) {
       await new Promise((r) => setTimeout(r, 25));
     }
-    if (handle.stats.openConnections() !== 0) failures.push(`broker still holds ${handle.stats.openConnections()} connections after every client closed`);
-    if (handle.stats.unauthenticatedConnections() !== 0) failures.push(`broker counts ${handle.stats.unauthenticatedConnections()} unauthenticated connections after every client closed`);
+    if (handle.stats.openConnections() !== 0)
+      failures.push(`broker still holds ${handle.stats.openConnections()} connections after every client closed`);
+    if (handle.stats.unauthenticatedConnections() !== 0)
+      failures.push(`broker counts ${handle.stats.unauthenticatedConnections()} unauthenticated connections after every client closed`);
 
     // Summary.
     const byCategory = new Map<string, number>();
     for (const d of differences) byCategory.set(d.category, (byCategory.get(d.category) ?? 0) + 1);
-    const check = allowList ? checkAgainstAllowList(allowList, policy, differences, new Set(table.vectors.map((v) => v.id)), judgedSame) : undefined;
+    const check = allowList
+      ? checkAgainstAllowList(allowList, policy, differences, new Set(table.vectors.map((v) => v.id)), judgedSame)
+      : undefined;
     const slowest = [...runs].sort((a, b) => b.elapsedMs - a.elapsedMs)[0];
     console.info(
       [
@@ -205,7 +209,8 @@ describe.each(RUNS)('mosquitto packet vectors against the broker, $policy policy
     const problems = runs.flatMap((r) => {
       const verdict = judge(r, BUDGET_MS);
       if (verdict.kind === 'fail') return [`${r.vector.id}: ${verdict.why}`];
-      if (!accepts && r.ending !== 'closed') return [`${r.vector.id}: connection left open (${r.ending}); received ${r.received.toString('hex') || 'nothing'}`];
+      if (!accepts && r.ending !== 'closed')
+        return [`${r.vector.id}: connection left open (${r.ending}); received ${r.received.toString('hex') || 'nothing'}`];
       return [];
     });
     const problem = await checkBrokerAnswers(port, `live-pipelined-${tag}`, accepts);

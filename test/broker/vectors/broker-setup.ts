@@ -27,7 +27,7 @@ export function testBrokerOptions(overrides: { maxFailures?: number } = {}): Bro
       maxFiltersPerSubscribe: 8,
       maxTopicLevels: 10,
       maxClientIdLength: 64,
-    listenBacklog: 511,
+      listenBacklog: 511,
     },
     lockout: { maxFailures: overrides.maxFailures ?? 5, windowSec: 60, lockSec: 900 },
   };

@@ -23,10 +23,7 @@ export type DiffCategory =
   /** mosquitto keeps the connection; we closed it. */
   | 'closed-not-kept';
 
-export type Verdict =
-  | { kind: 'same' }
-  | { kind: 'differs'; category: DiffCategory; observed: string }
-  | { kind: 'fail'; why: string };
+export type Verdict = { kind: 'same' } | { kind: 'differs'; category: DiffCategory; observed: string } | { kind: 'fail'; why: string };
 
 /** Slack over the per-vector budget for timer and event-loop jitter before an overrun counts as a hang. */
 export const OVERRUN_SLACK_MS = 500;
@@ -59,27 +56,57 @@ export function judge(run: VectorRun, budgetMs: number): Verdict {
     const where = m.stepIndex === run.script.length ? 'final PINGREQ' : `step ${m.stepIndex}`;
     if (m.stepIndex === run.script.length) {
       // mosquitto keeps the connection and answers PINGREQ.
-      if (m.got.length === 0 && run.ending === 'closed') return { kind: 'differs', category: 'closed-not-kept', observed: `closed before the final PINGREQ was answered` };
-      return { kind: 'differs', category: 'reply-differs', observed: `${where}: expected ${bytes(m.expected)} got ${bytes(m.got)}, ${ending(run)}` };
+      if (m.got.length === 0 && run.ending === 'closed')
+        return { kind: 'differs', category: 'closed-not-kept', observed: `closed before the final PINGREQ was answered` };
+      return {
+        kind: 'differs',
+        category: 'reply-differs',
+        observed: `${where}: expected ${bytes(m.expected)} got ${bytes(m.got)}, ${ending(run)}`,
+      };
     }
     if (m.expected[0] === 0x20 && m.got.length >= 2 && m.got[0] === 0x20) {
-      return { kind: 'differs', category: 'connack-differs', observed: `${where}: expected ${bytes(m.expected)} got ${bytes(m.got)}, ${ending(run)}` };
+      return {
+        kind: 'differs',
+        category: 'connack-differs',
+        observed: `${where}: expected ${bytes(m.expected)} got ${bytes(m.got)}, ${ending(run)}`,
+      };
     }
     if (m.got.length === 0) {
-      if (run.ending === 'closed') return { kind: 'differs', category: 'closed-instead-of-reply', observed: `${where}: expected ${bytes(m.expected)}, closed without reply` };
-      return { kind: 'differs', category: 'silent-kept-open', observed: `${where}: expected ${bytes(m.expected)}, no reply, connection kept open` };
+      if (run.ending === 'closed')
+        return {
+          kind: 'differs',
+          category: 'closed-instead-of-reply',
+          observed: `${where}: expected ${bytes(m.expected)}, closed without reply`,
+        };
+      return {
+        kind: 'differs',
+        category: 'silent-kept-open',
+        observed: `${where}: expected ${bytes(m.expected)}, no reply, connection kept open`,
+      };
     }
     if (m.closed && m.expected.subarray(0, m.got.length).equals(m.got)) {
-      return { kind: 'differs', category: 'closed-instead-of-reply', observed: `${where}: expected ${bytes(m.expected)}, got only ${bytes(m.got)} then closed` };
+      return {
+        kind: 'differs',
+        category: 'closed-instead-of-reply',
+        observed: `${where}: expected ${bytes(m.expected)}, got only ${bytes(m.got)} then closed`,
+      };
     }
-    return { kind: 'differs', category: 'reply-differs', observed: `${where}: expected ${bytes(m.expected)} got ${bytes(m.got)}, ${ending(run)}` };
+    return {
+      kind: 'differs',
+      category: 'reply-differs',
+      observed: `${where}: expected ${bytes(m.expected)} got ${bytes(m.got)}, ${ending(run)}`,
+    };
   }
 
   if (run.completed < run.script.length) {
     // Stopped at a send: the broker had already closed the connection.
     const next = run.script.slice(run.completed).find((s) => s.kind === 'recv');
     if (next?.kind === 'recv') {
-      return { kind: 'differs', category: 'closed-instead-of-reply', observed: `step ${run.completed}: closed before the rest of the script was sent; mosquitto answers ${bytes(next.bytes)}` };
+      return {
+        kind: 'differs',
+        category: 'closed-instead-of-reply',
+        observed: `step ${run.completed}: closed before the rest of the script was sent; mosquitto answers ${bytes(next.bytes)}`,
+      };
     }
     if (run.vector.expectDisconnect) return { kind: 'same' };
     return { kind: 'differs', category: 'closed-not-kept', observed: `closed at step ${run.completed} of ${run.script.length}` };
@@ -87,13 +114,16 @@ export function judge(run: VectorRun, budgetMs: number): Verdict {
 
   if (run.vector.expectDisconnect) {
     if (run.ending === 'closed') {
-      if (run.unexpectedBeforeClose) return { kind: 'differs', category: 'replied-then-closed', observed: `sent ${bytes(run.unexpectedBeforeClose)} then closed` };
+      if (run.unexpectedBeforeClose)
+        return { kind: 'differs', category: 'replied-then-closed', observed: `sent ${bytes(run.unexpectedBeforeClose)} then closed` };
       return { kind: 'same' };
     }
     return {
       kind: 'differs',
       category: 'kept-open',
-      observed: run.unexpectedBeforeClose ? `sent ${bytes(run.unexpectedBeforeClose)}, connection kept open` : 'connection kept open, silent (answers PINGREQ)',
+      observed: run.unexpectedBeforeClose
+        ? `sent ${bytes(run.unexpectedBeforeClose)}, connection kept open`
+        : 'connection kept open, silent (answers PINGREQ)',
     };
   }
   // Expected to stay connected, and the final PINGREQ was answered (else `mismatch` would be set).

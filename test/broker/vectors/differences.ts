@@ -42,7 +42,8 @@ export function loadAllowList(file = DIFFERENCES_FILE): AllowList {
   const list = AllowListSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
   for (const [run, groups] of Object.entries(list.runs)) {
     for (const reason of Object.keys(groups)) {
-      if (list.reasons[reason] === undefined) throw new Error(`${file}: run ${run} uses reason "${reason}" which has no explanation in "reasons"`);
+      if (list.reasons[reason] === undefined)
+        throw new Error(`${file}: run ${run} uses reason "${reason}" which has no explanation in "reasons"`);
     }
   }
   return list;
@@ -72,7 +73,8 @@ export function checkAgainstAllowList(
       continue;
     }
     result.byReason.set(entry.reason, (result.byReason.get(entry.reason) ?? 0) + 1);
-    if (entry.observed !== d.observed) result.changed.push({ id: d.id, reason: entry.reason, allowed: entry.observed, observed: d.observed });
+    if (entry.observed !== d.observed)
+      result.changed.push({ id: d.id, reason: entry.reason, allowed: entry.observed, observed: d.observed });
   }
   for (const [id, entry] of allowed) {
     if (!allIds.has(id)) result.unknown.push({ id, reason: entry.reason });

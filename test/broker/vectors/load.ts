@@ -189,7 +189,10 @@ export function loadVectorFile(file: string, json: unknown): { vectors: Vector[]
         expectDisconnect: t.expect_disconnect ?? g.expect_disconnect ?? true,
         steps,
         sharing: sharingOf(steps),
-        ownClientId: (t.connect ?? g.connect ?? true) ? undefined : connectClientId(Buffer.concat(steps.flatMap((s) => (s.kind === 'send' ? [s.bytes] : [])))),
+        ownClientId:
+          (t.connect ?? g.connect ?? true)
+            ? undefined
+            : connectClientId(Buffer.concat(steps.flatMap((s) => (s.kind === 'send' ? [s.bytes] : [])))),
       });
     }
   }

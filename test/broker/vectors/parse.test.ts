@@ -68,7 +68,14 @@ describe('vector loader', () => {
       group: 'v3.1.1 X',
       ver: 4,
       tests: [
-        { name: 'a', msgs: [{ type: 'send', payload: '82 r6 m1 s1 \'p\' 00' }, { type: 'recv', payload: '90 r3 m1 00' }], expect_disconnect: false },
+        {
+          name: 'a',
+          msgs: [
+            { type: 'send', payload: "82 r6 m1 s1 'p' 00" },
+            { type: 'recv', payload: '90 r3 m1 00' },
+          ],
+          expect_disconnect: false,
+        },
         { name: 'b', connect: false, msgs: [{ type: 'send', payload: '10 r0' }] },
         { name: 'c', ver: 5, msgs: [] },
         { name: 'd', msgs: [{ type: 'external_publish', topic: 'p', qos: 1, payload: 'message' }] },
@@ -96,7 +103,9 @@ describe('vector loader', () => {
 
   it('rejects unknown message types and bad payloads with the vector named', () => {
     expect(() => loadVectorFile('Y.json', [{ group: 'g', tests: [{ name: 't', msgs: [{ type: 'publish', payload: '' }] }] }])).toThrow();
-    expect(() => loadVectorFile('Y.json', [{ group: 'g', tests: [{ name: 't', msgs: [{ type: 'send', payload: 'zz' }] }] }])).toThrow(/Y \/ g \/ t/);
+    expect(() => loadVectorFile('Y.json', [{ group: 'g', tests: [{ name: 't', msgs: [{ type: 'send', payload: 'zz' }] }] }])).toThrow(
+      /Y \/ g \/ t/,
+    );
   });
 
   it('prepends the default CONNECT and CONNACK', () => {
@@ -137,7 +146,17 @@ describe('reading client ids and batching', () => {
       sharing,
       ownClientId,
     });
-    const vs = [mk('a', 'free', 'p'), mk('b', 'free', 'p'), mk('c', 'subscriber'), mk('d', 'subscriber'), mk('e', 'publisher'), mk('f', 'alone'), mk('g', 'free', null), mk('h', 'free'), mk('i', 'free')];
+    const vs = [
+      mk('a', 'free', 'p'),
+      mk('b', 'free', 'p'),
+      mk('c', 'subscriber'),
+      mk('d', 'subscriber'),
+      mk('e', 'publisher'),
+      mk('f', 'alone'),
+      mk('g', 'free', null),
+      mk('h', 'free'),
+      mk('i', 'free'),
+    ];
     const batches: string[][] = [];
     let current: string[] = [];
     let inFlight = 0;
@@ -161,7 +180,10 @@ describe('matching what the broker sent', () => {
     const mids = new MessageIdMap();
     const expected = parsePayload("32 r12 s1 'p' m1 'message'");
     const got = parsePayload("32 r12 s1 'p' m4711 'message'");
-    expect(matchReceived(expected, got, mids)).toEqual({ ok: true, notes: ['broker chose message id 4711 for its PUBLISH (mosquitto: 1)'] });
+    expect(matchReceived(expected, got, mids)).toEqual({
+      ok: true,
+      notes: ['broker chose message id 4711 for its PUBLISH (mosquitto: 1)'],
+    });
     expect(mids.rewriteSent(parsePayload('40 r2 m1'))).toEqual(parsePayload('40 r2 m4711')); // our PUBACK
     expect(mids.rewriteSent(parsePayload('62 r2 m1'))).toEqual(parsePayload('62 r2 m1')); // our PUBREL: our own flow
     expect(mids.rewriteExpected(parsePayload('62 r2 m1'))).toEqual(parsePayload('62 r2 m4711')); // its PUBREL
@@ -184,7 +206,18 @@ describe('matching what the broker sent', () => {
 
 describe('judge', () => {
   const [vector] = loadVectorFile('X.json', [
-    { group: 'g', tests: [{ name: 't', msgs: [{ type: 'send', payload: '82 r6 m1 s1 \'p\' 00' }, { type: 'recv', payload: '90 r3 m1 00' }] }] },
+    {
+      group: 'g',
+      tests: [
+        {
+          name: 't',
+          msgs: [
+            { type: 'send', payload: "82 r6 m1 s1 'p' 00" },
+            { type: 'recv', payload: '90 r3 m1 00' },
+          ],
+        },
+      ],
+    },
   ]).vectors;
   if (!vector) throw new Error('no vector');
   const base: VectorRun = {
@@ -210,10 +243,19 @@ describe('judge', () => {
 
   it('classifies differences', () => {
     expect(judge(base, 2000)).toEqual({ kind: 'same' });
-    const refused = judge({ ...base, completed: 1, mismatch: { stepIndex: 1, expected: h('20020000'), got: h('20020005'), closed: true } }, 2000);
-    expect(refused).toEqual({ kind: 'differs', category: 'connack-differs', observed: 'step 1: expected 20020000 got 20020005, then closed' });
+    const refused = judge(
+      { ...base, completed: 1, mismatch: { stepIndex: 1, expected: h('20020000'), got: h('20020005'), closed: true } },
+      2000,
+    );
+    expect(refused).toEqual({
+      kind: 'differs',
+      category: 'connack-differs',
+      observed: 'step 1: expected 20020000 got 20020005, then closed',
+    });
     expect(judge({ ...base, ending: 'open-responsive' }, 2000)).toMatchObject({ kind: 'differs', category: 'kept-open' });
-    expect(judge({ ...base, completed: 3, mismatch: { stepIndex: 3, expected: h('90030001'), got: Buffer.alloc(0), closed: true } }, 2000)).toMatchObject({
+    expect(
+      judge({ ...base, completed: 3, mismatch: { stepIndex: 3, expected: h('90030001'), got: Buffer.alloc(0), closed: true } }, 2000),
+    ).toMatchObject({
       category: 'closed-instead-of-reply',
     });
     expect(judge({ ...base, unexpectedBeforeClose: h('e000') }, 2000)).toMatchObject({ category: 'replied-then-closed' });

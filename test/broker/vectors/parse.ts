@@ -15,7 +15,8 @@ export class VectorSyntaxError extends Error {
 
 function decimal(token: string, max: bigint, what: string, message: string): bigint {
   const digits = token.slice(1);
-  if (!/^[0-9]+$/.test(digits)) throw new VectorSyntaxError(`${what} token ${JSON.stringify(token)} is not a decimal number in ${JSON.stringify(message)}`);
+  if (!/^[0-9]+$/.test(digits))
+    throw new VectorSyntaxError(`${what} token ${JSON.stringify(token)} is not a decimal number in ${JSON.stringify(message)}`);
   const v = BigInt(digits);
   if (v > max) throw new VectorSyntaxError(`${what} token ${JSON.stringify(token)} out of range in ${JSON.stringify(message)}`);
   return v;
@@ -64,7 +65,8 @@ export function parsePayload(message: string): Buffer {
       }
       default:
         // Buffer.from(..., 'hex') silently stops at the first bad digit; be strict instead.
-        if (!/^(?:[0-9a-fA-F]{2})+$/.test(tok)) throw new VectorSyntaxError(`invalid hex token ${JSON.stringify(tok)} in ${JSON.stringify(message)}`);
+        if (!/^(?:[0-9a-fA-F]{2})+$/.test(tok))
+          throw new VectorSyntaxError(`invalid hex token ${JSON.stringify(tok)} in ${JSON.stringify(message)}`);
         out.push(Buffer.from(tok, 'hex'));
     }
   }

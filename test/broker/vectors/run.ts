@@ -195,7 +195,8 @@ export class MessageIdMap {
     const { packets, rest } = splitPackets(stream);
     const out = packets.map((p) => {
       const first = p.bytes[0];
-      const off = publishMidOffset(p.bytes) ?? (first !== undefined && ACK_OF_BROKER_FLOW_RECV.has(first) && p.bytes.length === 4 ? 2 : undefined);
+      const off =
+        publishMidOffset(p.bytes) ?? (first !== undefined && ACK_OF_BROKER_FLOW_RECV.has(first) && p.bytes.length === 4 ? 2 : undefined);
       if (off === undefined) return p.bytes;
       const original = reverse.get(p.bytes.readUInt16BE(off));
       if (original === undefined) return p.bytes;
@@ -343,7 +344,12 @@ export async function runVector(vector: Vector, opts: RunOptions): Promise<Vecto
           const got = await client.read(2, Math.max(0, deadline - performance.now()));
           run.finalPingOk = got.equals(PINGRESP);
           if (!run.finalPingOk) {
-            run.mismatch = { stepIndex: script.length, expected: PINGRESP, got: mids.toMosquittoIds(got), closed: client.closedInfo() !== undefined };
+            run.mismatch = {
+              stepIndex: script.length,
+              expected: PINGRESP,
+              got: mids.toMosquittoIds(got),
+              closed: client.closedInfo() !== undefined,
+            };
           }
         } else {
           run.finalPingOk = false;
@@ -393,7 +399,9 @@ export async function runVectors(
       if (v === undefined) break;
       const alone = v.sharing === 'alone' || v.ownClientId === null;
       const conflicts =
-        (v.sharing === 'subscriber' && hasPub) || (v.sharing === 'publisher' && hasSub) || (typeof v.ownClientId === 'string' && ids.has(v.ownClientId));
+        (v.sharing === 'subscriber' && hasPub) ||
+        (v.sharing === 'publisher' && hasSub) ||
+        (typeof v.ownClientId === 'string' && ids.has(v.ownClientId));
       if (batch.length > 0 && (alone || conflicts)) break;
       batch.push({ v, index: i });
       i++;

@@ -160,7 +160,10 @@ describe('devices', () => {
     ok('devices', 'add', 'd-0001', '--kind', 'vitals', '--model', 'V1', '--adapter', 'fhir-r4', '--home', 'home-0001');
     expect(ok('devices', 'assign', 'd-0001', 'home-0002').text).toMatch(/^Device d-0001 assigned to home home-0002 from \d{4}-/);
     expect(ok('devices', 'assign', 'd-0001', 'home-0002').text).toMatch(/already assigned.*nothing changed/);
-    const shown = JSON.parse(ok('devices', 'show', 'd-0001', '--json').text) as { homeId: string; assignments: { homeId: string; validTo: string | null }[] };
+    const shown = JSON.parse(ok('devices', 'show', 'd-0001', '--json').text) as {
+      homeId: string;
+      assignments: { homeId: string; validTo: string | null }[];
+    };
     expect(shown.homeId).toBe('home-0002');
     expect(shown.assignments.map((a) => [a.homeId, a.validTo === null])).toEqual([
       ['home-0002', true],

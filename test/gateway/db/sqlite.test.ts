@@ -46,7 +46,11 @@ describe('openDatabase', () => {
 
   it('applies the schema and records it', () => {
     const db = openAt(join(dir, 'a.sqlite'));
-    const rows = db.prepare('SELECT version, name, applied_at FROM schema_migrations').all() as { version: number; name: string; applied_at: string }[];
+    const rows = db.prepare('SELECT version, name, applied_at FROM schema_migrations').all() as {
+      version: number;
+      name: string;
+      applied_at: string;
+    }[];
     expect(rows.map((r) => [r.version, r.name])).toEqual(MIGRATIONS.map((m) => [m.version, m.name]));
     expect(rows[0]?.applied_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
@@ -88,12 +92,17 @@ describe('migrate', () => {
 
   it('refuses a database with a migration the code does not know', () => {
     const db = openAt(join(dir, 'a.sqlite'), { migrations: [...MIGRATIONS, { version: 3, name: 'x', up: 'SELECT 1;' }] });
-    const err = thrown(() => migrate(db, { migrations: [...MIGRATIONS, { version: 2, name: 'y', up: 'SELECT 1;' }, { version: 4, name: 'z', up: 'SELECT 1;' }] }));
+    const err = thrown(() =>
+      migrate(db, { migrations: [...MIGRATIONS, { version: 2, name: 'y', up: 'SELECT 1;' }, { version: 4, name: 'z', up: 'SELECT 1;' }] }),
+    );
     expect((err as DatabaseError).code).toBe('TRY_ERR_DB_UNKNOWN_MIGRATION');
   });
 
   it('rolls a failing migration back completely', () => {
-    const broken: Migration[] = [...MIGRATIONS, { version: 2, name: 'broken', up: 'CREATE TABLE half (a INTEGER) STRICT; THIS IS NOT SQL;' }];
+    const broken: Migration[] = [
+      ...MIGRATIONS,
+      { version: 2, name: 'broken', up: 'CREATE TABLE half (a INTEGER) STRICT; THIS IS NOT SQL;' },
+    ];
     const path = join(dir, 'a.sqlite');
     const err = thrown(() => openAt(path, { migrations: broken }));
     expect((err as DatabaseError).code).toBe('TRY_ERR_DB_MIGRATION');
@@ -113,7 +122,9 @@ describe('schema constraints', () => {
   function seeded(): Database {
     const db = openAt(join(dir, 'a.sqlite'));
     db.prepare("INSERT INTO homes (id, team_id, created_at) VALUES ('home-0001', 'team-north', ?)").run(T);
-    const add = db.prepare("INSERT INTO devices (id, kind, model, adapter_id, secret_hash, enabled, created_at) VALUES (?, ?, 'm', 'native', 'sha256:x', 1, ?)");
+    const add = db.prepare(
+      "INSERT INTO devices (id, kind, model, adapter_id, secret_hash, enabled, created_at) VALUES (?, ?, 'm', 'native', 'sha256:x', 1, ?)",
+    );
     add.run('d-0001', 'sensor', T);
     add.run('b-0001', 'bridge', T);
     return db;
@@ -126,7 +137,9 @@ describe('schema constraints', () => {
 
   it('allows at most one open assignment per device', () => {
     const db = seeded();
-    const assign = db.prepare("INSERT INTO device_assignments (device_id, home_id, valid_from, valid_to) VALUES ('d-0001', 'home-0001', ?, ?)");
+    const assign = db.prepare(
+      "INSERT INTO device_assignments (device_id, home_id, valid_from, valid_to) VALUES ('d-0001', 'home-0001', ?, ?)",
+    );
     assign.run(T, '2025-02-01T00:00:00.000Z');
     assign.run('2025-02-01T00:00:00.000Z', null);
     expect(() => assign.run('2025-03-01T00:00:00.000Z', null)).toThrow(/UNIQUE/);
@@ -143,7 +156,11 @@ describe('schema constraints', () => {
   it('rejects unknown device kinds', () => {
     const db = seeded();
     expect(() =>
-      db.prepare("INSERT INTO devices (id, kind, model, adapter_id, secret_hash, enabled, created_at) VALUES ('d-0002', 'toaster', 'm', 'a', 'h', 1, ?)").run(T),
+      db
+        .prepare(
+          "INSERT INTO devices (id, kind, model, adapter_id, secret_hash, enabled, created_at) VALUES ('d-0002', 'toaster', 'm', 'a', 'h', 1, ?)",
+        )
+        .run(T),
     ).toThrow(/CHECK/);
   });
 });

@@ -51,7 +51,9 @@ describe('homes', () => {
   it('validates ids and time zones', () => {
     expect(code(() => registry.addHome({ id: 'Home 1', teamId: 'team-north' }))).toBe('TRY_ERR_INVALID_ID');
     expect(code(() => registry.addHome({ id: 'home-0003', teamId: 'T' }))).toBe('TRY_ERR_INVALID_ID');
-    expect(code(() => registry.addHome({ id: 'home-0003', teamId: 'team-north', timeZone: 'Mars/Olympus' }))).toBe('TRY_ERR_INVALID_TIME_ZONE');
+    expect(code(() => registry.addHome({ id: 'home-0003', teamId: 'team-north', timeZone: 'Mars/Olympus' }))).toBe(
+      'TRY_ERR_INVALID_TIME_ZONE',
+    );
     expect(code(() => registry.addHome({ id: 'home-0003', teamId: 'team-north', timeZone: '+01:00' }))).toBe('TRY_ERR_INVALID_TIME_ZONE');
     expect(registry.getHome('home-0003')).toBeUndefined();
   });
@@ -67,7 +69,13 @@ describe('homes', () => {
 
 describe('devices', () => {
   it('returns the secret once and stores only its hash', () => {
-    const { device, secret } = registry.addDevice({ id: 'd-0001', kind: 'dispenser', model: 'MD-100', adapterId: 'native', homeId: 'home-0001' });
+    const { device, secret } = registry.addDevice({
+      id: 'd-0001',
+      kind: 'dispenser',
+      model: 'MD-100',
+      adapterId: 'native',
+      homeId: 'home-0001',
+    });
     expect(device).toEqual({
       id: 'd-0001',
       kind: 'dispenser',
@@ -88,10 +96,14 @@ describe('devices', () => {
   it('refuses duplicates, unknown homes and bad input, leaving nothing behind', () => {
     registry.addDevice({ id: 'd-0001', kind: 'lock', model: 'L1', adapterId: 'native' });
     expect(code(() => registry.addDevice({ id: 'd-0001', kind: 'lock', model: 'L1', adapterId: 'native' }))).toBe('TRY_ERR_DEVICE_EXISTS');
-    expect(code(() => registry.addDevice({ id: 'd-0002', kind: 'lock', model: 'L1', adapterId: 'native', homeId: 'home-9999' }))).toBe('TRY_ERR_HOME_NOT_FOUND');
+    expect(code(() => registry.addDevice({ id: 'd-0002', kind: 'lock', model: 'L1', adapterId: 'native', homeId: 'home-9999' }))).toBe(
+      'TRY_ERR_HOME_NOT_FOUND',
+    );
     expect(registry.getDevice('d-0002')).toBeUndefined();
     expect(code(() => registry.addDevice({ id: 'D_0002', kind: 'lock', model: 'L1', adapterId: 'native' }))).toBe('TRY_ERR_INVALID_ID');
-    expect(code(() => registry.addDevice({ id: 'd-0002', kind: 'toaster' as 'lock', model: 'L1', adapterId: 'native' }))).toBe('TRY_ERR_INVALID_INPUT');
+    expect(code(() => registry.addDevice({ id: 'd-0002', kind: 'toaster' as 'lock', model: 'L1', adapterId: 'native' }))).toBe(
+      'TRY_ERR_INVALID_INPUT',
+    );
     expect(code(() => registry.addDevice({ id: 'd-0002', kind: 'lock', model: '', adapterId: 'native' }))).toBe('TRY_ERR_INVALID_INPUT');
     expect(registry.listDevices().map((d) => d.id)).toEqual(['d-0001']);
   });
@@ -112,7 +124,11 @@ describe('devices', () => {
 
   it('reports unknown devices on every command', () => {
     expect(registry.getDevice('d-9999')).toBeUndefined();
-    expect(code(() => { registry.setEnabled('d-9999', false); })).toBe('TRY_ERR_DEVICE_NOT_FOUND');
+    expect(
+      code(() => {
+        registry.setEnabled('d-9999', false);
+      }),
+    ).toBe('TRY_ERR_DEVICE_NOT_FOUND');
     expect(code(() => registry.rotateSecret('d-9999'))).toBe('TRY_ERR_DEVICE_NOT_FOUND');
     expect(code(() => registry.assign('d-9999', 'home-0001'))).toBe('TRY_ERR_DEVICE_NOT_FOUND');
     expect(code(() => registry.unassign('d-9999'))).toBe('TRY_ERR_DEVICE_NOT_FOUND');
@@ -205,13 +221,27 @@ describe('bridges', () => {
 
   it('refuses mappings that would be ambiguous or nonsensical', () => {
     registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: 'n1', deviceId: 'd-0001' });
-    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: 'n1', deviceId: 'd-0002' }))).toBe('TRY_ERR_BRIDGE_CHILD_EXISTS');
-    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0002', friendlyName: 'n2', deviceId: 'd-0001' }))).toBe('TRY_ERR_BRIDGE_CHILD_EXISTS');
-    expect(code(() => registry.addBridgeChild({ bridgeId: 'd-0002', friendlyName: 'n2', deviceId: 'd-0001' }))).toBe('TRY_ERR_NOT_A_BRIDGE');
-    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: 'n2', deviceId: 'b-0002' }))).toBe('TRY_ERR_INVALID_INPUT');
-    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-9999', friendlyName: 'n2', deviceId: 'd-0002' }))).toBe('TRY_ERR_DEVICE_NOT_FOUND');
-    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: 'n2', deviceId: 'd-9999' }))).toBe('TRY_ERR_DEVICE_NOT_FOUND');
-    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: 'living/room', deviceId: 'd-0002' }))).toBe('TRY_ERR_INVALID_INPUT');
+    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: 'n1', deviceId: 'd-0002' }))).toBe(
+      'TRY_ERR_BRIDGE_CHILD_EXISTS',
+    );
+    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0002', friendlyName: 'n2', deviceId: 'd-0001' }))).toBe(
+      'TRY_ERR_BRIDGE_CHILD_EXISTS',
+    );
+    expect(code(() => registry.addBridgeChild({ bridgeId: 'd-0002', friendlyName: 'n2', deviceId: 'd-0001' }))).toBe(
+      'TRY_ERR_NOT_A_BRIDGE',
+    );
+    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: 'n2', deviceId: 'b-0002' }))).toBe(
+      'TRY_ERR_INVALID_INPUT',
+    );
+    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-9999', friendlyName: 'n2', deviceId: 'd-0002' }))).toBe(
+      'TRY_ERR_DEVICE_NOT_FOUND',
+    );
+    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: 'n2', deviceId: 'd-9999' }))).toBe(
+      'TRY_ERR_DEVICE_NOT_FOUND',
+    );
+    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: 'living/room', deviceId: 'd-0002' }))).toBe(
+      'TRY_ERR_INVALID_INPUT',
+    );
     expect(registry.getDevice('b-0001')?.children).toHaveLength(1);
   });
 });

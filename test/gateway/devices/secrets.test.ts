@@ -42,7 +42,16 @@ describe('device secrets', () => {
   it('returns false, never throws, on malformed hashes or inputs', () => {
     const secret = generateSecret();
     const hex = hashSecret(secret).slice('sha256:'.length);
-    const garbage = ['', 'sha256:', `sha256:${hex.slice(1)}`, `sha256:${hex}0`, `sha256:${hex.toUpperCase()}`, `scrypt:${hex}`, hex, `sha256:${'z'.repeat(64)}`];
+    const garbage = [
+      '',
+      'sha256:',
+      `sha256:${hex.slice(1)}`,
+      `sha256:${hex}0`,
+      `sha256:${hex.toUpperCase()}`,
+      `scrypt:${hex}`,
+      hex,
+      `sha256:${'z'.repeat(64)}`,
+    ];
     for (const hash of garbage) expect(verifySecret(secret, hash), hash).toBe(false);
     // Callers from plain JavaScript (or a broken packet) can hand over anything.
     expect(verifySecret(null as unknown as string, hashSecret(secret))).toBe(false);

@@ -132,7 +132,7 @@ describe('errors', () => {
     expect(res.json<{ error: { code: string } }>().error.code).toBe('TRY_ERR_NOT_FOUND');
   });
 
-  it('answers a malformed URL with 400 TRY_ERR_BAD_REQUEST, not fastify\'s own error shape', async () => {
+  it("answers a malformed URL with 400 TRY_ERR_BAD_REQUEST, not fastify's own error shape", async () => {
     const res = await app().inject({ method: 'GET', url: '/healthz%' });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({ error: { code: 'TRY_ERR_BAD_REQUEST', message: 'bad request' } });

@@ -7,9 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConnect, buildPublish, encodeVarint, PacketType, PINGREQ, RawClient, splitPackets } from '../support/raw-mqtt.js';
-import { startTestBroker, testBrokerOptions, type TestBroker } from './vectors/broker-setup.js';
+import { startTestBroker, vectorBrokerOptions, type TestBroker } from './vectors/broker-setup.js';
 
-const LIMITS = testBrokerOptions().limits;
+const LIMITS = vectorBrokerOptions().limits;
 const SOCKETS = 50;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 /** A CONNECT declaring 268 435 455 bytes (~256 MiB), the largest remaining length MQTT can express. */

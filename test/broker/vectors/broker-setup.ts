@@ -4,32 +4,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { devicePolicy, openTestPolicy, silentLogger, startBroker } from '../../../broker/index.js';
 import type { AccessPolicy, BrokerHandle, BrokerOptions } from '../../../broker/types.js';
+import { testBrokerOptions } from '../../support/broker.js';
 
 export type PolicyName = 'production' | 'open-test';
 
-export function testBrokerOptions(overrides: { maxFailures?: number } = {}): BrokerOptions {
+/** The shared test options (test/support/broker.ts), with the vectors' own rate, timeout and lockout. */
+export function vectorBrokerOptions(overrides: { maxFailures?: number } = {}): BrokerOptions {
+  const base = testBrokerOptions();
   return {
-    host: '127.0.0.1',
-    tcp: { enabled: true, port: 0 },
-    tls: { port: 0 }, // no cert files: TLS listener off
-    ws: { enabled: false, port: 0, path: '/mqtt' },
-    persistence: 'memory',
-    limits: {
-      maxConnectBytes: 16384,
-      maxPacketBytes: 262144,
-      maxUnauthenticated: 2000,
-      // The vectors open hundreds of sockets within seconds; the production default would refuse them.
-      connectRatePerSec: 100_000,
-      connectTimeoutMs: 2000,
-      keepaliveMaxSec: 1800,
-      drainTimeoutMs: 10_000,
-      maxQueuedPerClient: 1000,
-      maxFiltersPerSubscribe: 8,
-      maxTopicLevels: 10,
-      maxClientIdLength: 64,
-      listenBacklog: 511,
-    },
-    lockout: { maxFailures: overrides.maxFailures ?? 5, windowSec: 60, lockSec: 900 },
+    ...base,
+    // The vectors open hundreds of sockets within seconds; 2 s bounds a vector that never sends CONNECT.
+    limits: { ...base.limits, connectRatePerSec: 100_000, connectTimeoutMs: 2000 },
+    lockout: { ...base.lockout, maxFailures: overrides.maxFailures ?? 5 },
   };
 }
 
@@ -47,7 +33,7 @@ export interface TestBroker {
 export async function startTestBroker(policy: PolicyName, overrides: { maxFailures?: number } = {}): Promise<TestBroker> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tryggheim-vectors-'));
   try {
-    const handle = await startBroker(testBrokerOptions(overrides), {
+    const handle = await startBroker(vectorBrokerOptions(overrides), {
       policy: policy === 'production' ? productionPolicy() : openTestPolicy(),
       logger: silentLogger,
       dataDir,

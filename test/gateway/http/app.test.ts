@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createStats } from '../../../broker/stats.js';
 import type { BrokerStats } from '../../../broker/types.js';
 import { buildApp, type HttpApp } from '../../../gateway/http/app.js';
 import { createLogger } from '../../../gateway/log.js';
@@ -74,29 +75,9 @@ describe('GET /readyz', () => {
 
 describe('GET /metrics', () => {
   it('serves the registry in Prometheus text format with its content type', async () => {
-    const stats = {
-      connectionsAccepted: 1,
-      connectionsRefused: { rate: 0, unauthenticated_cap: 0, shutting_down: 0 },
-      authFailures: {
-        unknown_device: 0,
-        bad_secret: 3,
-        disabled: 0,
-        missing_credentials: 0,
-        identifier_rejected: 0,
-        locked_out: 0,
-        keepalive: 0,
-      },
-      packetsRefused: { too_large: 0, malformed: 0, too_many_filters: 0 },
-      publishesAccepted: 0,
-      publishesDenied: 0,
-      publishesFailed: 0,
-      subscriptionsDenied: 0,
-      forwardsDenied: 0,
-      messagesDropped: { client_queue_full: 0 },
-      openConnections: () => 1,
-      unauthenticatedConnections: () => 0,
-      connectedClients: () => 1,
-    } satisfies BrokerStats;
+    const stats: BrokerStats = createStats({ openConnections: () => 1, unauthenticatedConnections: () => 0, connectedClients: () => 1 });
+    stats.connectionsAccepted = 1;
+    stats.authFailures.bad_secret = 3;
     const metrics = createMetrics({ brokerStats: () => stats });
 
     const res = await app({ metrics }).inject({ method: 'GET', url: '/metrics' });

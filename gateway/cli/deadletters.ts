@@ -58,6 +58,22 @@ export function registerDeadLetterCommands(program: Command, ctx: CliContext): v
     });
 
   cmd
+    .command('summary')
+    .description('dead letters not yet replayed, counted per device and reason')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      withDeadLetters(ctx, (dl) => {
+        const rows = dl.counts();
+        if (opts.json) return printJson(ctx, rows);
+        printTable(
+          ctx,
+          ['DEVICE', 'REASON', 'COUNT'],
+          rows.map((r) => [r.deviceId, r.reason, String(r.count)]),
+        );
+      });
+    });
+
+  cmd
     .command('show')
     .description('one dead letter with its issues and raw payload')
     .argument('<id>', 'dead letter id (from list)')

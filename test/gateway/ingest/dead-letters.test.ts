@@ -61,6 +61,8 @@ describe('dead letters: list, show, replay', () => {
       ['no_adapter', 'd-0001'],
       ['no_adapter', 'd-0001'],
     ]);
+    const summary = await cli(g, 'deadletters', 'summary', '--json');
+    expect(JSON.parse(summary.out.join('\n'))).toEqual([{ deviceId: 'd-0001', reason: 'no_adapter', count: 2 }]);
     const shown = await cli(g, 'deadletters', 'show', String(rows[1]?.id));
     expect(shown.out.join('\n')).toContain('names adapter "tryggheim-next", which does not exist');
     expect(shown.out.join('\n')).toContain('"temperature_c":21.5');

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADAPTERS } from '../../../adapters/registry.js';
@@ -81,52 +83,83 @@ describe('every adapter format, published over MQTT, lands in InfluxDB', () => {
     expect(String(row.time)).toMatch(/^2026-11-23T07:02:11\.250\d{6}Z$/);
   });
 
-  it.each(ADAPTERS.map((a) => a.id))('%s: its valid fixtures, published with mqtt.js, are all stored', async (adapterId) => {
-    const adapter = ADAPTERS.find((a) => a.id === adapterId);
-    const isBridge = adapter?.deviceClasses.includes('bridge') ?? false;
-    const deviceId = `d-${adapterId}`.slice(0, 60);
-    const { secret } = gw.registry.addDevice({
-      id: deviceId,
-      kind: isBridge ? 'bridge' : 'sensor',
-      model: 'fixture',
-      adapterId,
-      homeId: 'home-0001',
-    });
-    const cases = fixtureCases(adapterId).filter((c) => c.expected.ok);
-    // Bridges: every friendly name in the fixtures is mapped to a child device.
-    if (isBridge) {
-      for (const c of cases) {
-        const name = c.input.subtopic.split('/')[0] ?? '';
-        if (name !== 'bridge' && gw.registry.resolveBridgeChild(deviceId, name) === undefined) {
-          const child = `d-${adapterId}-${name}`
-            .toLowerCase()
-            .replace(/[^a-z0-9._-]/g, '-')
-            .slice(0, 60);
-          gw.registry.addDevice({ id: child, kind: 'sensor', model: 'zigbee', adapterId, homeId: 'home-0001' });
-          gw.registry.addBridgeChild({ bridgeId: deviceId, friendlyName: name, deviceId: child });
+  it.each(ADAPTERS.map((a) => a.id))(
+    '%s: its valid fixtures, published with mosquitto_pub and mqtt.js, are all stored',
+    async (adapterId) => {
+      const adapter = ADAPTERS.find((a) => a.id === adapterId);
+      const isBridge = adapter?.deviceClasses.includes('bridge') ?? false;
+      const deviceId = `d-${adapterId}`.slice(0, 60);
+      const { secret } = gw.registry.addDevice({
+        id: deviceId,
+        kind: isBridge ? 'bridge' : 'sensor',
+        model: 'fixture',
+        adapterId,
+        homeId: 'home-0001',
+      });
+      const cases = fixtureCases(adapterId).filter((c) => c.expected.ok);
+      // Bridges: every friendly name in the fixtures is mapped to a child device.
+      if (isBridge) {
+        for (const c of cases) {
+          const name = c.input.subtopic.split('/')[0] ?? '';
+          if (name !== 'bridge' && gw.registry.resolveBridgeChild(deviceId, name) === undefined) {
+            const child = `d-${adapterId}-${name}`
+              .toLowerCase()
+              .replace(/[^a-z0-9._-]/g, '-')
+              .slice(0, 60);
+            gw.registry.addDevice({ id: child, kind: 'sensor', model: 'zigbee', adapterId, homeId: 'home-0001' });
+            gw.registry.addBridgeChild({ bridgeId: deviceId, friendlyName: name, deviceId: child });
+          }
         }
       }
-    }
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.mqttPort}`, {
-      clientId: deviceId,
-      username: deviceId,
-      password: secret,
-      reconnectPeriod: 0,
-    });
-    const before = gw.ingest.stats.pointsWritten;
-    const expectedEvents = cases.reduce((n, c) => n + (c.expected.ok ? c.expected.events.length : 0), 0);
-    for (const c of cases) {
-      const topic = isBridge ? `tryggheim/v1/bridges/${deviceId}/${c.input.subtopic}` : `tryggheim/v1/devices/${deviceId}/up`;
-      await client.publishAsync(topic, Buffer.from(c.input.payload), { qos: 1 });
-    }
-    await client.endAsync();
-    await until(() => gw.journal.count() === 0 && gw.ingest.stats.pointsWritten - before >= expectedEvents);
-    expect(gw.ingest.stats.pointsWritten - before).toBe(expectedEvents);
-    // And InfluxDB has them: count every point these devices wrote, across measurements.
-    const query = createInfluxQuery({ ...gw.config.influx, url: influxd.url }, { logger });
-    let stored = 0;
-    for (const m of ['dose', 'lock', 'sensor', 'alarm', 'vitals', 'device_status'] as const)
-      stored += await query.count(m, { homeId: 'home-0001', ...(isBridge ? {} : { deviceId }) });
-    expect(stored).toBeGreaterThanOrEqual(expectedEvents);
-  });
+      const before = gw.ingest.stats.pointsWritten;
+      const expectedEvents = cases.reduce((n, c) => n + (c.expected.ok ? c.expected.events.length : 0), 0);
+      const topicOf = (subtopic: string): string =>
+        isBridge ? `tryggheim/v1/bridges/${deviceId}/${subtopic}` : `tryggheim/v1/devices/${deviceId}/up`;
+      // Half the fixtures through Debian's mosquitto_pub (payload from a file, byte for byte), then the rest
+      // through mqtt.js (one client id at a time: a second connection would take the session over).
+      for (const [i, c] of cases.entries()) {
+        if (i % 2 !== 0) continue;
+        const file = join(gw.dataDir, `payload-${adapterId}-${i}`);
+        writeFileSync(file, c.input.payload);
+        const r = await run('mosquitto_pub', [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(gw.mqttPort),
+          '-i',
+          deviceId,
+          '-u',
+          deviceId,
+          '-P',
+          secret,
+          '-q',
+          '1',
+          '-t',
+          topicOf(c.input.subtopic),
+          '-f',
+          file,
+        ]);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.mqttPort}`, {
+        clientId: deviceId,
+        username: deviceId,
+        password: secret,
+        reconnectPeriod: 0,
+      });
+      for (const [i, c] of cases.entries()) {
+        if (i % 2 === 0) continue;
+        await client.publishAsync(topicOf(c.input.subtopic), Buffer.from(c.input.payload), { qos: 1 });
+      }
+      await client.endAsync();
+      await until(() => gw.journal.count() === 0 && gw.ingest.stats.pointsWritten - before >= expectedEvents);
+      expect(gw.ingest.stats.pointsWritten - before).toBe(expectedEvents);
+      // And InfluxDB has them: count every point these devices wrote, across measurements.
+      const query = createInfluxQuery({ ...gw.config.influx, url: influxd.url }, { logger });
+      let stored = 0;
+      for (const m of ['dose', 'lock', 'sensor', 'alarm', 'vitals', 'device_status'] as const)
+        stored += await query.count(m, { homeId: 'home-0001', ...(isBridge ? {} : { deviceId }) });
+      expect(stored).toBeGreaterThanOrEqual(expectedEvents);
+    },
+  );
 });

@@ -10,6 +10,7 @@ export default defineConfig({
     // Real sockets, real processes: keep each file bounded, and run files in separate forks
     // so one test's broker can never leak into another's.
     pool: 'forks',
+    reporters: ['default', ['json', { outputFile: 'test-artifacts/vitest-main.json' }]],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     teardownTimeout: 10_000,

@@ -5,6 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.timing.test.ts'],
     pool: 'forks',
+    reporters: ['default', ['json', { outputFile: 'test-artifacts/vitest-timing.json' }]],
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,11 +10,15 @@ import type { ParentMessage, WorkerDevice, WorkerMessage, WorkerResult } from '.
 import {
   LineTap,
   canRaiseFdLimit,
+  cleanEnv,
+  countEvent,
   cpuDelta,
   cpuTimeOf,
   exited,
   fdLimits,
+  findMosquitto,
   freePort,
+  httpStatus,
   machineCpu,
   machineInfo,
   memoryOf,
@@ -25,6 +28,7 @@ import {
   spawnChild,
   stopChild,
   tcpCounters,
+  tcpOpen,
   threadCpuOf,
   type MachineInfo,
 } from './proc.js';
@@ -177,6 +181,9 @@ function resolveParams(opts: BenchOptions): Params {
     if (only === undefined) throw new UsageError(`--only must be one of ${TARGETS.join(', ')} (got ${JSON.stringify(opts.only)})`);
     targets = [only];
   }
+  if (opts.window !== undefined || opts.warmupSec !== undefined || opts.durationSec !== undefined || opts.profile === true) {
+    throw new UsageError('--window, --warmup, --duration and --profile are options of the ingest benchmark');
+  }
   if (!existsSync(gatewayCli)) throw new UsageError(`${gatewayCli} not found: run \`npm run build\` first (npm run bench does)`);
 
   // A server holds one descriptor per client plus its own files; a worker one per client it holds.
@@ -226,12 +233,6 @@ function provision(dataDir: string, count: number): WorkerDevice[] {
   } finally {
     db.close();
   }
-}
-
-function findMosquitto(): string | undefined {
-  const bin = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
-  const passwd = spawnSync('mosquitto_passwd', ['-h'], { stdio: 'ignore' });
-  return bin !== undefined && passwd.error === undefined ? bin : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -601,11 +602,6 @@ function makeWorkerHandle(child: ChildProcess, stderr: LineTap, index: number): 
 // ---------------------------------------------------------------------------------------------------
 // Servers
 
-/** The environment of a child, without any TRYGGHEIM_* setting of the caller leaking into it. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRYGGHEIM_')));
-}
-
 async function startTryggheim(ctx: PhaseContext, dataDir: string): Promise<Server> {
   const { params } = ctx;
   let lastError = '';
@@ -679,28 +675,6 @@ async function startTryggheim(ctx: PhaseContext, dataDir: string): Promise<Serve
   throw new Error(`gateway did not start:\n${lastError}`);
 }
 
-function countEvent(events: Record<string, number>, line: string): void {
-  if (!line.startsWith('{')) return;
-  try {
-    const rec = JSON.parse(line) as { event?: unknown; reason?: unknown };
-    if (typeof rec.event !== 'string') return;
-    const key = typeof rec.reason === 'string' ? `${rec.event}{reason=${rec.reason}}` : rec.event;
-    events[key] = (events[key] ?? 0) + 1;
-  } catch {
-    // not a log record
-  }
-}
-
-async function httpStatus(url: string): Promise<number> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
-}
-
 async function startMosquitto(ctx: PhaseContext, bin: string, dir: string, devices: readonly WorkerDevice[]): Promise<Server> {
   const { params } = ctx;
   mkdirSync(dir, { recursive: true });
@@ -757,20 +731,6 @@ async function startMosquitto(ctx: PhaseContext, bin: string, dir: string, devic
     if (!/in use/i.test(lastError)) break;
   }
   throw new Error(`mosquitto did not start:\n${lastError}`);
-}
-
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import type { Readable } from 'node:stream';
 
@@ -52,6 +52,8 @@ export interface SpawnOptions {
   /** Raise the child's soft RLIMIT_NOFILE to this (via bash `ulimit -n`) when the current one is lower. */
   fdLimit?: number;
   ipc?: boolean;
+  /** IPC message encoding; `advanced` (structured clone) carries typed arrays. Default `json`. */
+  serialization?: 'json' | 'advanced';
 }
 
 /**
@@ -60,7 +62,12 @@ export interface SpawnOptions {
  */
 export function spawnChild(cmd: string, args: readonly string[], opts: SpawnOptions): ChildProcess {
   const stdio: StdioOptions = opts.ipc === true ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
-  const base = { env: opts.env, stdio, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) };
+  const base = {
+    env: opts.env,
+    stdio,
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    ...(opts.serialization !== undefined ? { serialization: opts.serialization } : {}),
+  };
   if (opts.fdLimit !== undefined && fdLimits().soft < opts.fdLimit) {
     return spawn('bash', ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, cmd, ...args], base);
   }
@@ -283,4 +290,55 @@ export function machineInfo(): MachineInfo {
     fdLimit: fdLimits(),
     date: new Date().toISOString(),
   };
+}
+
+/** Debian's mosquitto and mosquitto_passwd, or undefined when either is missing. */
+export function findMosquitto(): string | undefined {
+  const bin = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
+  const passwd = spawnSync('mosquitto_passwd', ['-h'], { stdio: 'ignore' });
+  return bin !== undefined && passwd.error === undefined ? bin : undefined;
+}
+
+/** The environment of a child, without any TRYGGHEIM_* setting of the caller leaking into it. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRYGGHEIM_')));
+}
+
+/** Counts a gateway JSON log line by its `event` (and `reason`), e.g. `ingest.dead_letter{reason=malformed}`. */
+export function countEvent(events: Record<string, number>, line: string): void {
+  if (!line.startsWith('{')) return;
+  try {
+    const rec = JSON.parse(line) as { event?: unknown; reason?: unknown };
+    if (typeof rec.event !== 'string') return;
+    const key = typeof rec.reason === 'string' ? `${rec.event}{reason=${rec.reason}}` : rec.event;
+    events[key] = (events[key] ?? 0) + 1;
+  } catch {
+    // not a log record
+  }
+}
+
+/** The HTTP status of a GET, or 0 when there was no answer within 2 s. */
+export async function httpStatus(url: string): Promise<number> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { connectionsBenchmark } from './connections.js';
+import { ingestBenchmark } from './ingest.js';
 import { UsageError, type Benchmark, type BenchOptions } from './types.js';
 
 // `npm run bench -- <name> [options]`: runs one benchmark by name. Benchmarks are a plain name → function
@@ -12,6 +13,10 @@ export const BENCHMARKS: Readonly<Record<string, { description: string; run: Ben
   connections: {
     description: '10,000 devices connect at once: Tryggheim gateway vs mosquitto (rate, CONNACK latency, RSS)',
     run: connectionsBenchmark,
+  },
+  ingest: {
+    description: '1,000 devices publish QoS 1: messages/s acked AND stored in InfluxDB, Tryggheim vs mosquitto + a DIY subscriber, and influxd\'s own ceiling',
+    run: ingestBenchmark,
   },
 };
 
@@ -48,6 +53,10 @@ interface RawOptions {
   maxUnauthenticated?: number;
   gatewayNodeOptions?: string;
   gatewayEnv?: string[];
+  window?: number;
+  warmup?: number;
+  duration?: number;
+  profile?: boolean;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -61,9 +70,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--devices <n>', 'simulated devices', positiveInt)
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)')
     .option('--concurrency <n>', 'connection attempts in flight, over all client workers', positiveInt)
+    .option('--window <n>', 'ingest: unacknowledged QoS 1 publishes per device', positiveInt)
+    .option('--warmup <sec>', 'ingest: seconds of publishing before the measured window', nonNegativeInt)
+    .option('--duration <sec>', 'ingest: seconds of the measured window', positiveInt)
+    .option('--profile', 'ingest: CPU-profile the gateway (--cpu-prof) and summarise where its time goes')
     .option('--workers <n>', 'client worker processes', positiveInt)
     .option('--timeout <sec>', 'hard limit per target in seconds; everything is killed after it', positiveInt)
-    .option('--only <target>', 'measure one target only (tryggheim | mosquitto)')
+    .option('--only <target>', 'measure only these targets (connections: tryggheim | mosquitto; ingest: comma list of ceiling, tryggheim, diy)')
     .option('--retries <n>', 'retries per device after a refused attempt', nonNegativeInt)
     .option('--connect-rate <n>', 'override broker.limits.connectRatePerSec (default: production default)', positiveInt)
     .option('--max-unauthenticated <n>', 'override broker.limits.maxUnauthenticated (default: production default)', positiveInt)
@@ -90,6 +103,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         maxUnauthenticated: raw.maxUnauthenticated,
         gatewayNodeOptions: raw.gatewayNodeOptions,
         gatewayEnv: raw.gatewayEnv,
+        window: raw.window,
+        warmupSec: raw.warmup,
+        durationSec: raw.duration,
+        profile: raw.profile,
       };
       const result = await bench.run(opts, err);
       if (opts.json) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);

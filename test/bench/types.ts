@@ -22,6 +22,13 @@ export interface BenchOptions {
   gatewayNodeOptions: string | undefined;
   /** --gateway-env KEY=VALUE...: extra environment for the gateway (diagnosis, e.g. TRYGGHEIM_BROKER__PERSISTENCE=memory). */
   gatewayEnv: string[] | undefined;
+  /** --window: unacknowledged QoS 1 publishes per device (ingest). */
+  window?: number | undefined;
+  /** --warmup / --duration: seconds of publishing before and during the measurement (ingest). */
+  warmupSec?: number | undefined;
+  durationSec?: number | undefined;
+  /** --profile: CPU-profile the gateway (`--cpu-prof`) and summarise where its time went (ingest). */
+  profile?: boolean | undefined;
 }
 
 export interface BenchResult {

@@ -90,8 +90,10 @@ export function parseJson(bytes: Uint8Array): { ok: true; value: unknown } | { o
 }
 
 /** Checks adapter output against the canonical schema; a mismatch is reported, never passed on. */
+const DecodedEventsSchema = z.array(DecodedEventSchema).min(1);
+
 export function ok(events: readonly DecodedEvent[]): DecodeResult {
-  const parsed = z.array(DecodedEventSchema).min(1).safeParse(events);
+  const parsed = DecodedEventsSchema.safeParse(events);
   return parsed.success ? { ok: true, events: parsed.data } : fromZodError(parsed.error);
 }
 

@@ -5,10 +5,9 @@ import { devicePolicy, startBroker, type BrokerHandle } from '../broker/index.js
 import type { Config } from './config/schema.js';
 import { databasePath, openDatabase, type Database } from './db/sqlite.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
-import { getAdapter } from '../adapters/registry.js';
 import { openJournal, type Journal } from './ingest/journal.js';
 import { createIngest, type Ingest, type StorageSink } from './ingest/pipeline.js';
-import type { Resolver } from './ingest/decode.js';
+import { createCachedResolver } from './ingest/resolver.js';
 import type { CanonicalEvent } from '../adapters/canonical.js';
 import { createInfluxWriter, type InfluxWriter } from './storage/influx.js';
 import { toLine } from './storage/line-protocol.js';
@@ -41,15 +40,6 @@ export interface GatewayOptions {
   storage?: { sink: StorageSink; toLine: (e: CanonicalEvent) => string };
 }
 
-function registryResolver(registry: DeviceRegistry): Resolver {
-  return {
-    adapterOf: (id) => registry.getDevice(id)?.adapterId,
-    homeAt: (id, at) => registry.homeAt(id, at),
-    resolveBridgeChild: (bridgeId, name) => registry.resolveBridgeChild(bridgeId, name),
-    getAdapter,
-  };
-}
-
 export async function startGateway(config: Readonly<Config>, opts: GatewayOptions = {}): Promise<Gateway> {
   const logger = opts.logger ?? createLogger({ level: config.log.level });
   const dataDir = resolve(config.dataDir);
@@ -77,9 +67,10 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     );
   }
   const journal = openJournal(dataDir, { now });
+  const resolver = createCachedResolver(dataDir);
   const ingest = createIngest({
     journal,
-    resolver: registryResolver(registry),
+    resolver,
     bus: events,
     logger: logger.child({ component: 'ingest' }),
     now,
@@ -118,6 +109,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     await broker?.close();
     await ingest.stop();
     await influx?.close();
+    resolver.close();
     journal.close();
     db.close();
     throw err;
@@ -149,6 +141,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
         await brokerHandle.close();
         await ingest.stop();
         await influx?.close();
+        resolver.close();
         journal.close();
         db.close();
         logger.info({ event: 'gateway.stopped' }, 'gateway stopped');

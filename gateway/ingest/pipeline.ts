@@ -57,6 +57,12 @@ export interface IngestDeps {
 }
 
 const RULES_CURSOR = 'rules';
+/**
+ * Lines the rules pass already built, handed to the storage pass so a message is decoded once in the normal
+ * case (the ingest benchmark measured decoding at two thirds of the CPU per message). Bounded: past it, and
+ * after a restart, the storage pass decodes the journal entry again (adapters are pure, so the lines are equal).
+ */
+const MAX_HANDOFF = 50_000;
 const READ_CHUNK = 500;
 const MAX_BACKOFF_MS = 30_000;
 
@@ -99,6 +105,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   let retryTimer: NodeJS.Timeout | undefined;
   const idle: (() => void)[] = [];
   let journalState: 'ok' | 'near_cap' | 'over_cap' = 'ok';
+  const handoff = new Map<number, string[]>();
   let influxDownSince: number | undefined;
 
   interface DeadLetterItem {
@@ -171,6 +178,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         }
         (isTelemetryOnly(decoded.events) ? telemetry : critical).push(entry.seq);
         stats.events += decoded.events.length;
+        if (deps.storage && handoff.size < MAX_HANDOFF) handoff.set(entry.seq, decoded.events.map(deps.storage.toLine));
         bus.emit('events', decoded.events);
       }
       deadLetters(dead);
@@ -212,11 +220,24 @@ export function createIngest(deps: IngestDeps): Ingest {
       for (const entry of entries) {
         if (lines.length >= options.batchSize) break;
         storeCursor = entry.seq;
+        const ready = handoff.get(entry.seq);
+        if (ready) {
+          handoff.delete(entry.seq);
+          seqs.push(entry.seq);
+          lines.push(...ready);
+          continue;
+        }
         const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
         if (!decoded.ok) continue; // dead-lettered by the rules pass
         seqs.push(entry.seq);
         for (const e of decoded.events) lines.push(toLine(e));
       }
+    }
+    // Hand-offs for entries that left the journal without being written (dropped past the cap) sit at the
+    // front of the map (insertion order = journal order): forget them.
+    for (const seq of handoff.keys()) {
+      if (seq > storeCursor) break;
+      handoff.delete(seq);
     }
     return seqs.length > 0 ? { seqs, lines, attempts: 0 } : undefined;
   }

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CanonicalEventSchema, type CanonicalEvent } from '../../../adapters/canonical.js';
 import { ADAPTERS } from '../../../adapters/registry.js';
 import { loadConfig } from '../../../gateway/config/load.js';
 import { createLogger } from '../../../gateway/log.js';
@@ -19,6 +20,7 @@ import { startInfluxd, type TestInfluxd } from '../../support/influxd.js';
 type TestGateway = Gateway & { dataDir: string; mqttPort: number };
 let influxd: TestInfluxd;
 let gw: TestGateway;
+const emitted: CanonicalEvent[] = [];
 const logger = createLogger({ level: 'silent' });
 
 beforeAll(async () => {
@@ -28,6 +30,7 @@ beforeAll(async () => {
   await setup.ensureDatabase();
   await setup.close();
   gw = await startTestGateway({ influx: influxConfig });
+  gw.events.on('events', (evs) => emitted.push(...evs));
   gw.registry.addHome({ id: 'home-0001', teamId: 'team-north' });
 }, 60_000);
 
@@ -160,6 +163,10 @@ describe('every adapter format, published over MQTT, lands in InfluxDB', () => {
       for (const m of ['dose', 'lock', 'sensor', 'alarm', 'vitals', 'device_status'] as const)
         stored += await query.count(m, { homeId: 'home-0001', ...(isBridge ? {} : { deviceId }) });
       expect(stored).toBeGreaterThanOrEqual(expectedEvents);
+      // The envelope the gateway adds is not re-validated per message; check it here, for every adapter.
+      const mine = emitted.filter((e) => e.adapter.id === adapterId);
+      expect(mine.length).toBeGreaterThanOrEqual(expectedEvents);
+      for (const e of mine) expect(CanonicalEventSchema.safeParse(e).error).toBeUndefined();
     },
   );
 });

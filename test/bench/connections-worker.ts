@@ -74,9 +74,7 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message.slice(0, 60) : 'unknown_error';
 }
 
-type Attempt =
-  | { ok: true; client: MqttClient; startedAt: number; tcpAt: number; connackAt: number }
-  | { ok: false; reason: string };
+type Attempt = { ok: true; client: MqttClient; startedAt: number; tcpAt: number; connackAt: number } | { ok: false; reason: string };
 
 let init: WorkerInit | undefined;
 const clients: MqttClient[] = [];
@@ -280,9 +278,12 @@ process.on('message', (raw: unknown) => {
       const dropped = droppedAfterConnect;
       const reasons = { ...dropReasons };
       void closeAll().then(({ elapsedMs, forced }) => {
-        process.send?.({ type: 'closed', elapsedMs, forced, droppedAfterConnect: dropped, dropReasons: reasons } satisfies WorkerMessage, () => {
-          process.exit(0);
-        });
+        process.send?.(
+          { type: 'closed', elapsedMs, forced, droppedAfterConnect: dropped, dropReasons: reasons } satisfies WorkerMessage,
+          () => {
+            process.exit(0);
+          },
+        );
       });
       break;
     }

@@ -92,7 +92,11 @@ export function exited(child: ChildProcess): Promise<ExitInfo> {
 }
 
 /** Sends `signal`, waits up to `ms` for the exit, then SIGKILLs. `killed` says whether SIGKILL was needed. */
-export async function stopChild(child: ChildProcess, signal: NodeJS.Signals, ms: number): Promise<ExitInfo & { killed: boolean; elapsedMs: number }> {
+export async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  ms: number,
+): Promise<ExitInfo & { killed: boolean; elapsedMs: number }> {
   const start = performance.now();
   if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   const result = await Promise.race([exited(child), sleep(ms).then(() => undefined)]);
@@ -187,7 +191,11 @@ export function machineCpu(): MachineCpu | undefined {
     return undefined;
   }
   if (line?.startsWith('cpu ') !== true) return undefined;
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   return { busy: ticksToMs(user + nice + system + irq + softirq + steal), idle: ticksToMs(idle + iowait), steal: ticksToMs(steal) };
 }
 
@@ -262,6 +270,11 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
   return sorted[rank - 1] ?? NaN;
+}
+
+/** p50, p90, p99 and the maximum of an ascending array (NaN when empty). */
+export function quantiles(sorted: readonly number[]): { p50: number; p90: number; p99: number; max: number } {
+  return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
 }
 
 export interface MachineInfo {

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { connectionsBenchmark } from './connections.js';
-import { ingestBenchmark } from './ingest.js';
+import { connectionsBenchmark } from './connections/index.js';
+import { ingestBenchmark } from './ingest/index.js';
 import { UsageError, type Benchmark, type BenchOptions } from './types.js';
 
 // `npm run bench -- <name> [options]`: runs one benchmark by name. Benchmarks are a plain name → function
-// map; add one by writing test/bench/<name>.ts and listing it here.
+// map; add one by writing test/bench/<name>/index.ts (or <name>.ts) and listing it here.
 // Exit codes: 0 ran and met its targets, 1 failed or missed a target (the summary says which),
 // 64 usage (unknown benchmark, bad option), 70 a bug in the bench itself.
 
@@ -15,7 +15,8 @@ export const BENCHMARKS: Readonly<Record<string, { description: string; run: Ben
     run: connectionsBenchmark,
   },
   ingest: {
-    description: '1,000 devices publish QoS 1: messages/s acked AND stored in InfluxDB, Tryggheim vs mosquitto + a DIY subscriber, and influxd\'s own ceiling',
+    description:
+      "1,000 devices publish QoS 1: messages/s acked AND stored in InfluxDB, Tryggheim vs mosquitto + a DIY subscriber, and influxd's own ceiling",
     run: ingestBenchmark,
   },
 };
@@ -76,7 +77,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--profile', 'ingest: CPU-profile the gateway (--cpu-prof) and summarise where its time goes')
     .option('--workers <n>', 'client worker processes', positiveInt)
     .option('--timeout <sec>', 'hard limit per target in seconds; everything is killed after it', positiveInt)
-    .option('--only <target>', 'measure only these targets (connections: tryggheim | mosquitto; ingest: comma list of ceiling, tryggheim, diy)')
+    .option(
+      '--only <target>',
+      'measure only these targets (connections: tryggheim | mosquitto; ingest: comma list of ceiling, tryggheim, diy)',
+    )
     .option('--retries <n>', 'retries per device after a refused attempt', nonNegativeInt)
     .option('--connect-rate <n>', 'override broker.limits.connectRatePerSec (default: production default)', positiveInt)
     .option('--max-unauthenticated <n>', 'override broker.limits.maxUnauthenticated (default: production default)', positiveInt)

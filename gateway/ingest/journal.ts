@@ -37,6 +37,9 @@ export interface Journal {
   append(record: JournalRecord): Promise<number>;
   /** Entries with seq > after, in order. */
   readAfter(after: number, limit: number): JournalEntry[];
+  /** Seqs in (after, upTo], in order, without reading payloads. */
+  seqsBetween(after: number, upTo: number, limit: number): number[];
+  get(seq: number): JournalEntry | undefined;
   setPriority(seqs: readonly number[], priority: number): void;
   /** Removes entries whose points InfluxDB confirmed. */
   remove(seqs: readonly number[]): void;
@@ -130,6 +133,8 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
     'SELECT seq, received_at, principal_kind, principal_id, subtopic, qos, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?',
   );
   const deleteStmt = db.prepare('DELETE FROM journal WHERE seq = ?');
+  const seqsStmt = db.prepare('SELECT seq FROM journal WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').pluck();
+  const getStmt = db.prepare('SELECT seq, received_at, principal_kind, principal_id, subtopic, qos, payload FROM journal WHERE seq = ?');
   const priorityStmt = db.prepare('UPDATE journal SET priority = ? WHERE seq = ?');
   const insertDead = db.prepare(
     `INSERT INTO dead_letters (journal_seq, received_at, principal_kind, principal_id, subtopic, qos, reason, issues, adapter_id,
@@ -198,6 +203,13 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
     },
     readAfter(after, limit) {
       return (readAfterStmt.all(after, limit) as Row[]).map(toEntry);
+    },
+    seqsBetween(after, upTo, limit) {
+      return seqsStmt.all(after, upTo, limit) as number[];
+    },
+    get(seq) {
+      const row = getStmt.get(seq) as Row | undefined;
+      return row && toEntry(row);
     },
     setPriority: db.transaction((seqs: readonly number[], priority: number) => {
       for (const s of seqs) priorityStmt.run(priority, s);

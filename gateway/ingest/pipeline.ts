@@ -150,6 +150,30 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   // ── rules pass ───────────────────────────────────────────────────────────────────────────────────────
+  /**
+   * Entries this process just appended, so the rules pass need not read back what it wrote a moment ago
+   * (the ingest benchmark measured journal reads at ~15 % of the CPU). Used only while they continue the
+   * cursor without a gap; anything else — after a restart, or entries a CLI replay inserted — is read from
+   * the journal. Bounded by READ_CHUNK × 4; past that the journal is read instead.
+   */
+  const recent = new Map<number, JournalEntry>();
+
+  function nextForRules(): JournalEntry[] {
+    for (const seq of recent.keys()) {
+      if (seq > rulesCursor) break;
+      recent.delete(seq); // already handled (read from the journal instead)
+    }
+    const out: JournalEntry[] = [];
+    let expect = rulesCursor + 1;
+    for (const [seq, entry] of recent) {
+      if (seq !== expect || out.length >= READ_CHUNK) break;
+      out.push(entry);
+      recent.delete(seq);
+      expect += 1;
+    }
+    return out.length > 0 ? out : journal.readAfter(rulesCursor, READ_CHUNK);
+  }
+
   function scheduleRules(): void {
     if (rulesScheduled || stopped) return;
     rulesScheduled = true;
@@ -159,7 +183,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   function runRules(): void {
     rulesScheduled = false;
     for (;;) {
-      const entries = journal.readAfter(rulesCursor, READ_CHUNK);
+      const entries = nextForRules();
       if (entries.length === 0) break;
       const telemetry: number[] = [];
       const critical: number[] = [];
@@ -215,21 +239,23 @@ export function createIngest(deps: IngestDeps): Ingest {
     const toLine = deps.storage?.toLine;
     if (!toLine) return undefined;
     while (lines.length < options.batchSize) {
-      const entries = journal.readAfter(storeCursor, READ_CHUNK).filter((e) => e.seq <= rulesCursor);
-      if (entries.length === 0) break;
-      for (const entry of entries) {
+      const next = journal.seqsBetween(storeCursor, rulesCursor, READ_CHUNK);
+      if (next.length === 0) break;
+      for (const seq of next) {
         if (lines.length >= options.batchSize) break;
-        storeCursor = entry.seq;
-        const ready = handoff.get(entry.seq);
+        storeCursor = seq;
+        const ready = handoff.get(seq);
         if (ready) {
-          handoff.delete(entry.seq);
-          seqs.push(entry.seq);
+          handoff.delete(seq);
+          seqs.push(seq);
           lines.push(...ready);
           continue;
         }
+        const entry = journal.get(seq);
+        if (!entry) continue;
         const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
         if (!decoded.ok) continue; // dead-lettered by the rules pass
-        seqs.push(entry.seq);
+        seqs.push(seq);
         for (const e of decoded.events) lines.push(toLine(e));
       }
     }
@@ -318,8 +344,8 @@ export function createIngest(deps: IngestDeps): Ingest {
     inFlight += 1;
     void (async () => {
       for (const seq of batch.seqs) {
-        const [entry] = journal.readAfter(seq - 1, 1);
-        if (entry?.seq !== seq) continue;
+        const entry = journal.get(seq);
+        if (!entry) continue;
         const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
         if (!decoded.ok) continue;
         try {
@@ -364,19 +390,19 @@ export function createIngest(deps: IngestDeps): Ingest {
     accept(message) {
       const target = journalTarget(message.topic, message.principal.kind, message.principal.id);
       if (target === undefined) return undefined; // status topics are not data: the broker reports them on its own
-      return journal
-        .append({
-          receivedAt: now(),
-          principalKind: message.principal.kind === 'bridge' ? 'bridge' : 'device',
-          principalId: message.principal.id,
-          subtopic: target,
-          qos: message.qos,
-          payload: message.payload,
-        })
-        .then(() => {
-          stats.accepted += 1;
-          scheduleRules();
-        });
+      const record = {
+        receivedAt: now(),
+        principalKind: message.principal.kind === 'bridge' ? ('bridge' as const) : ('device' as const),
+        principalId: message.principal.id,
+        subtopic: target,
+        qos: message.qos,
+        payload: message.payload,
+      };
+      return journal.append(record).then((seq) => {
+        stats.accepted += 1;
+        if (recent.size < READ_CHUNK * 4) recent.set(seq, { ...record, seq });
+        scheduleRules();
+      });
     },
     kick() {
       scheduleRules();

@@ -1,20 +1,9 @@
 import type { Adapter, AdapterInput } from '../../adapters/contract.js';
+import { prng as rng } from '../support/prng.js';
 
 // Generated bad payloads, made from an adapter's own valid fixtures by mutations that are bad by construction:
 // invalid UTF-8, random bytes, NaN/Infinity, huge numbers, deep nesting, `__proto__` keys, timestamps in 1970
 // and 2100, 1 MB strings, wrong JSON types, truncation. Deterministic (seeded per adapter).
-
-/** Deterministic PRNG (mulberry32) so a failure reproduces from its index. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

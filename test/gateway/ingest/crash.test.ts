@@ -14,6 +14,7 @@ import { findFreePort } from '../../../gateway/storage/influxd-process.js';
 import { quoteIdent, quoteLiteral, runInfluxQL } from '../../../gateway/storage/influxql.js';
 import { GatewayStartError, scrapeMetric, startGatewayProcess, type GatewayProcess } from '../../support/gateway-process.js';
 import { startInfluxd, type TestInfluxd } from '../../support/influxd.js';
+import { prng } from '../../support/prng.js';
 
 // The crash test (docs/adr/006-ack-after-journal.md): the compiled gateway is killed with SIGKILL at
 // a random moment during steady ingest (20 devices × 50 msg/s) and restarted on the same data dir and port,
@@ -38,17 +39,6 @@ const DEVICE_PREFIX = 'd-crash-';
 const seed =
   process.env.CRASH_TEST_SEED !== undefined ? Number(process.env.CRASH_TEST_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 
-/** mulberry32: small, seedable, good enough for picking moments. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(seed);
 const between = (lo: number, hi: number): number => Math.round(lo + random() * (hi - lo));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -125,6 +125,13 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.exec(MIGRATION);
+  // Bookkeeping (deletes after InfluxDB confirmed, priorities, cursors, dead-letter moves) goes through a
+  // second connection without an fsync per commit: losing its last commits in a power cut only means work
+  // is redone (entries written again, events emitted again, messages dead-lettered again), all idempotent.
+  // The WAL is one append-only log, so the next fsync of an append covers these frames too.
+  const maint = new BetterSqlite3(journalPath(dataDir));
+  maint.pragma('synchronous = NORMAL');
+  maint.pragma('busy_timeout = 5000');
 
   const insert = db.prepare(
     'INSERT INTO journal (received_at, principal_kind, principal_id, subtopic, qos, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
@@ -132,11 +139,11 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
   const readAfterStmt = db.prepare(
     'SELECT seq, received_at, principal_kind, principal_id, subtopic, qos, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?',
   );
-  const deleteStmt = db.prepare('DELETE FROM journal WHERE seq = ?');
+  const deleteStmt = maint.prepare('DELETE FROM journal WHERE seq = ?');
   const seqsStmt = db.prepare('SELECT seq FROM journal WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').pluck();
   const getStmt = db.prepare('SELECT seq, received_at, principal_kind, principal_id, subtopic, qos, payload FROM journal WHERE seq = ?');
-  const priorityStmt = db.prepare('UPDATE journal SET priority = ? WHERE seq = ?');
-  const insertDead = db.prepare(
+  const priorityStmt = maint.prepare('UPDATE journal SET priority = ? WHERE seq = ?');
+  const insertDead = maint.prepare(
     `INSERT INTO dead_letters (journal_seq, received_at, principal_kind, principal_id, subtopic, qos, reason, issues, adapter_id,
        adapter_version, payload, payload_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
@@ -144,7 +151,7 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
     `SELECT seq, length(payload) AS n FROM journal WHERE priority = ${PRIORITY.telemetry} ORDER BY seq LIMIT 500`,
   );
   const getCursorStmt = db.prepare('SELECT seq FROM cursors WHERE name = ?');
-  const setCursorStmt = db.prepare('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq');
+  const setCursorStmt = maint.prepare('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq');
 
   const totals = db.prepare('SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM journal').get() as { n: number; b: number };
   let rows = totals.n;
@@ -176,8 +183,8 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
     }
   }
 
-  const deleteReturning = db.prepare('DELETE FROM journal WHERE seq = ? RETURNING length(payload) AS n');
-  const removeMany = db.transaction((seqs: readonly number[]) => {
+  const deleteReturning = maint.prepare('DELETE FROM journal WHERE seq = ? RETURNING length(payload) AS n');
+  const removeMany = maint.transaction((seqs: readonly number[]) => {
     let freed = 0;
     let n = 0;
     for (const s of seqs) {
@@ -211,7 +218,7 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
       const row = getStmt.get(seq) as Row | undefined;
       return row && toEntry(row);
     },
-    setPriority: db.transaction((seqs: readonly number[], priority: number) => {
+    setPriority: maint.transaction((seqs: readonly number[], priority: number) => {
       for (const s of seqs) priorityStmt.run(priority, s);
     }),
     remove(seqs) {
@@ -221,7 +228,7 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
       bytes -= freed;
     },
     deadLetter: (() => {
-      const move = db.transaction((items: readonly { entry: JournalEntry; dl: DeadLetterInput }[]) => {
+      const move = maint.transaction((items: readonly { entry: JournalEntry; dl: DeadLetterInput }[]) => {
         let n = 0;
         let freed = 0;
         for (const { entry: e, dl } of items) {
@@ -283,6 +290,7 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
     },
     close() {
       if (batch.length > 0) flush();
+      maint.close();
       db.close();
     },
   };

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import { basicAuth } from './influx.js';
 import { quoteIdent, quoteLiteral, runInfluxQL } from './influxql.js';
+import { trackChild } from '../process/children.js';
 
 // A local influxd (1.x, e.g. Debian's 1.6.7) for the demo and the tests: own config, own data folder,
 // loopback only, free ports. Production runs InfluxDB as its own service; this is not a supervisor.
@@ -60,21 +61,6 @@ export async function findFreePort(host = '127.0.0.1'): Promise<number> {
       });
     });
   });
-}
-
-// Children still running when this process exits are killed, so a crashed test or demo leaves no influxd
-// behind. (A SIGKILLed parent cannot do this; nothing can, short of a supervisor.)
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
 }
 
 function tomlString(s: string): string {
@@ -217,7 +203,7 @@ export async function startInfluxdProcess(opts: InfluxdOptions = {}): Promise<In
     output = '';
     const c = spawn(binary, ['-config', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
-    track(c);
+    trackChild(c);
     c.stdout.on('data', append);
     c.stderr.on('data', append);
     const spawnError = new Promise<never>((_, reject) => c.once('error', (e) => reject(new Error(`cannot start ${binary}: ${e.message}`))));

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll } from 'vitest';
+import { trackChild } from '../../gateway/process/children.js';
 
 // The compiled gateway (`node dist/gateway/cli/main.js start`) as a child process, for tests that need a
 // real process boundary: SIGKILL at a chosen moment, restart on the same data dir and ports. The ports are
@@ -56,26 +57,19 @@ export class GatewayStartError extends Error {
 }
 
 const MAX_OUTPUT = 1024 * 1024;
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
+/** Gateways this module started (the process-exit hook in gateway/process/children.ts is the last resort). */
+const mine = new Set<ChildProcess>();
 function track(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // Last resort when the test process exits with a gateway still running (a hook that never ran).
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
+  mine.add(child);
+  child.once('exit', () => mine.delete(child));
+  trackChild(child);
 }
 
 // Registered when a test file imports this module, so it runs after the file's own afterAll hooks: a test
 // that failed before stopping its gateway leaves no process behind.
 afterAll(async () => {
   await Promise.allSettled(
-    [...live].map(
+    [...mine].map(
       (c) =>
         new Promise<void>((done) => {
           if (c.exitCode !== null || c.signalCode !== null) {

@@ -84,12 +84,20 @@ export function createPersistence(kind: 'level' | 'memory', dataDir: string, gua
 
   // A Proxy rather than a subclass: the level store is a CallBackPersistence built by a factory, and aedes
   // checks that `setup` is an async function, which a bound method still is.
+  // Bound once per method, not on every access: aedes calls the store on every QoS 1 publish.
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(inner, {
     get(target, prop, receiver) {
       const own = (overrides as Record<PropertyKey, unknown>)[prop];
       if (own !== undefined) return own;
       const value: unknown = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== 'function') return value;
+      let fn = bound.get(prop);
+      if (fn === undefined) {
+        fn = (value as (...a: unknown[]) => unknown).bind(target);
+        bound.set(prop, fn);
+      }
+      return fn;
     },
   });
 }

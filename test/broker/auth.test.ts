@@ -1,6 +1,6 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectWithEmptyIdUnclean, rawExchange } from '../support/mqtt-raw.js';
+import { buildConnect, rawExchange } from '../support/raw-mqtt.js';
 import { startTestBroker, tableAuthenticator, type TestBroker } from '../support/broker.js';
 
 // CONNECT outcomes through mqtt.js over a real socket. The same flows run against the real SQLite registry
@@ -59,8 +59,8 @@ describe('MQTT CONNECT', () => {
 
   it('refuses an empty client id [MQTT-3.1.3-8], with clean session 0 and 1', async () => {
     broker = await startTestBroker({ authenticator: table });
-    // mqtt.js refuses to send an empty id with clean session 0, so this one goes over a raw socket.
-    const reply = await rawExchange(broker.port, connectWithEmptyIdUnclean('d-0001', SECRET));
+    // mqtt.js (and mqtt-packet) refuse to build an empty id with clean session 0, so this one is built by hand.
+    const reply = await rawExchange(broker.port, buildConnect({ clientId: '', clean: false, username: 'd-0001', password: SECRET }));
     expect(reply.packets[0]).toMatchObject({ cmd: 'connack', returnCode: 2 });
     expect(reply.closed).toBe(true);
     expect(await connackCode(broker.url, { clientId: '', clean: true, username: 'd-0001', password: SECRET })).toBe(2);

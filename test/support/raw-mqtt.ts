@@ -2,6 +2,7 @@
 // wrapper that records when (and how) the peer closed. Deliberately knows nothing about Tryggheim's broker:
 // it speaks bytes, so tests can send what a well-behaved client library never would.
 import net from 'node:net';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 
 // ---------------------------------------------------------------------------------------------------------
 // Encoding
@@ -376,4 +377,34 @@ export async function connectAndHandshake(
   const p = await client.readPacket(timeoutMs);
   const returnCode = p && p.type === PacketType.CONNACK && p.bytes.length === 4 ? p.bytes[3] : undefined;
   return { client, returnCode };
+}
+
+/**
+ * Sends packets over a fresh raw TCP socket and collects what the broker answers until it closes the socket
+ * or `waitMs` passes. For the cases a well-behaved client library refuses to produce.
+ */
+export async function rawExchange(
+  port: number,
+  ...packetsAndOpts: (Record<string, unknown> | Buffer | { waitMs: number })[]
+): Promise<{ packets: Packet[]; closed: boolean }> {
+  const last = packetsAndOpts.at(-1);
+  const waitMs = last !== undefined && !Buffer.isBuffer(last) && 'waitMs' in last ? (last as { waitMs: number }).waitMs : 2000;
+  const toSend = packetsAndOpts.filter((p) => Buffer.isBuffer(p) || !('waitMs' in p));
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  const packets: Packet[] = [];
+  parser.on('packet', (p) => packets.push(p));
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('data', (d) => parser.parse(d));
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  for (const p of toSend) socket.write(Buffer.isBuffer(p) ? p : mqttPacket.generate(p as unknown as Packet));
+  const closed = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), waitMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  socket.destroy();
+  return { packets, closed };
 }

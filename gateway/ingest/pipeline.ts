@@ -4,7 +4,7 @@ import type { CanonicalEvent } from '../../adapters/canonical.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { decodeEntry, isTelemetryOnly, type DeadLetterReason, type Resolver } from './decode.js';
-import { PRIORITY, type Journal, type JournalEntry } from './journal.js';
+import type { Journal, JournalEntry } from './journal.js';
 
 // raw message → journal (fsynced, before the ack) → decode → events on the bus (rules) → InfluxDB → journal
 // entry removed. Two passes over the journal, each with its own cursor, so an InfluxDB outage never delays
@@ -133,7 +133,8 @@ export function createIngest(deps: IngestDeps): Ingest {
 
   function checkCap(): void {
     if (journal.bytes() > options.journalMaxBytes) {
-      const dropped = journal.dropOldestTelemetry(options.journalMaxBytes);
+      // Only entries the rules pass has seen are candidates: their events are already on the bus.
+      const dropped = journal.dropOldestTelemetry(options.journalMaxBytes, rulesCursor, isTelemetryEntry);
       if (dropped > 0) {
         stats.droppedTelemetry += dropped;
         logger.error({ event: 'ingest.telemetry_dropped', count: dropped }, 'journal over its cap: oldest telemetry dropped');
@@ -147,6 +148,12 @@ export function createIngest(deps: IngestDeps): Ingest {
       logger.warn({ event: 'gateway.health', check: 'journal', state, bytes, cap: options.journalMaxBytes }, 'journal fill level changed');
       bus.emit('gateway-health', { check: 'journal', state, detail: { bytes, cap: options.journalMaxBytes }, at: new Date(now()) });
     }
+  }
+
+  /** Decoding again is pure and only happens past the cap (an outage), not per message. */
+  function isTelemetryEntry(entry: JournalEntry): boolean {
+    const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
+    return decoded.ok && isTelemetryOnly(decoded.events);
   }
 
   // ── rules pass ───────────────────────────────────────────────────────────────────────────────────────
@@ -185,8 +192,6 @@ export function createIngest(deps: IngestDeps): Ingest {
     for (;;) {
       const entries = nextForRules();
       if (entries.length === 0) break;
-      const telemetry: number[] = [];
-      const critical: number[] = [];
       const dead: DeadLetterItem[] = [];
       for (const entry of entries) {
         const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
@@ -200,14 +205,11 @@ export function createIngest(deps: IngestDeps): Ingest {
           });
           continue;
         }
-        (isTelemetryOnly(decoded.events) ? telemetry : critical).push(entry.seq);
         stats.events += decoded.events.length;
         if (deps.storage && handoff.size < MAX_HANDOFF) handoff.set(entry.seq, decoded.events.map(deps.storage.toLine));
         bus.emit('events', decoded.events);
       }
       deadLetters(dead);
-      journal.setPriority(telemetry, PRIORITY.telemetry);
-      journal.setPriority(critical, PRIORITY.critical);
       rulesCursor = entries.at(-1)?.seq ?? rulesCursor;
       journal.setCursor(RULES_CURSOR, rulesCursor);
       if (entries.length < READ_CHUNK) break;

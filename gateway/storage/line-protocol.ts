@@ -130,11 +130,23 @@ function encodeField(type: FieldType, key: string, value: unknown): string {
   }
 }
 
+/** A field table with its keys escaped once: line building is on every message's path. */
+type FieldTable = readonly (readonly [key: string, escaped: string, type: FieldType])[];
+const tables = new Map<Readonly<Record<string, FieldType>>, FieldTable>();
+function fieldTable(types: Readonly<Record<string, FieldType>>): FieldTable {
+  let table = tables.get(types);
+  if (!table) {
+    table = Object.entries(types).map(([key, type]) => [key, escapeKey(key), type] as const);
+    tables.set(types, table);
+  }
+  return table;
+}
+
 /** Appends `key=value` for each defined entry of `values`, in the schema's order (stable golden lines). */
 function pushTyped(out: string[], types: Readonly<Record<string, FieldType>>, values: Readonly<Record<string, unknown>>): void {
-  for (const [key, type] of Object.entries(types)) {
+  for (const [key, escaped, type] of fieldTable(types)) {
     const value = values[key];
-    if (value !== undefined) out.push(`${escapeKey(key)}=${encodeField(type, key, value)}`);
+    if (value !== undefined) out.push(`${escaped}=${encodeField(type, key, value)}`);
   }
 }
 
@@ -151,6 +163,9 @@ export function timestampNs(observedAt: string, eventId: string): string {
   if (!Number.isFinite(ms)) throw new TypeError(`observedAt is not a valid instant: ${observedAt}`);
   if (!/^[0-9a-f]{8}/.test(eventId)) throw new TypeError('eventId must start with 8 hex digits');
   const sub = Number.parseInt(eventId.slice(0, 8), 16) % 1_000_000;
+  // ms × 10^6 + sub with sub < 10^6 is the decimal digits of ms followed by sub in six digits; BigInt only
+  // for instants before 1970 (the adapters refuse those, but this function does not rely on it).
+  if (ms >= 1) return `${ms}${String(sub).padStart(6, '0')}`;
   return (BigInt(ms) * NS_PER_MS + BigInt(sub)).toString();
 }
 

@@ -9,7 +9,7 @@ import { openJournal, type Journal } from './ingest/journal.js';
 import { createIngest, type Ingest, type StorageSink } from './ingest/pipeline.js';
 import { createCachedResolver } from './ingest/resolver.js';
 import type { CanonicalEvent } from '../adapters/canonical.js';
-import { createInfluxWriter, type InfluxWriter } from './storage/influx.js';
+import { startInfluxThread, type InfluxThread } from './storage/influx-thread.js';
 import { toLine } from './storage/line-protocol.js';
 import { createEventBus, type EventBus } from './events.js';
 import { buildApp } from './http/app.js';
@@ -52,13 +52,16 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   });
 
   const now = opts.now ?? Date.now;
-  // Storage: what the caller hands in (tests), else InfluxDB when configured. The writer detects the server's
-  // API lazily, so an InfluxDB that is down at start-up delays nothing: the journal holds the data.
-  let influx: InfluxWriter | undefined;
+  // The journal first: the storage thread deletes from it on its own connection.
+  const journal = openJournal(dataDir, { now });
+  // Storage: what the caller hands in (tests), else InfluxDB when configured, written from the storage thread
+  // (gateway/storage/influx-thread.ts). The writer detects the server's API lazily, so an InfluxDB that is
+  // down at start-up delays nothing: the journal holds the data.
+  let influx: InfluxThread | undefined;
   let storage = opts.storage;
   const influxUrl = config.influx.url;
   if (storage === undefined && influxUrl !== undefined) {
-    influx = await createInfluxWriter({ ...config.influx, url: influxUrl }, { logger });
+    influx = await startInfluxThread({ ...config.influx, url: influxUrl }, { dataDir, logger });
     storage = { sink: influx, toLine };
   } else if (storage === undefined) {
     logger.warn(
@@ -66,7 +69,6 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       'influx.url is not set: messages are kept in the journal, nothing is stored',
     );
   }
-  const journal = openJournal(dataDir, { now });
   const resolver = createCachedResolver(dataDir);
   const ingest = createIngest({
     journal,

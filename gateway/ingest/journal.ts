@@ -39,6 +39,8 @@ export interface Journal {
   get(seq: number): JournalEntry | undefined;
   /** Removes entries whose points InfluxDB confirmed. */
   remove(seqs: readonly number[]): void;
+  /** Accounts for entries another connection removed (the storage thread). */
+  noteRemoved(n: number, freed: number): void;
   /** Moves entries to the dead letters, all in one transaction. */
   deadLetter(items: readonly { entry: JournalEntry; dl: DeadLetterInput }[]): void;
   /**
@@ -117,6 +119,41 @@ const toEntry = (r: Row): JournalEntry => ({
   payload: r.payload,
 });
 
+/**
+ * Deletes journal entries by seq on `conn` in one transaction, returning how many rows and payload bytes went.
+ * Confirmed batches are runs of consecutive seqs: one range DELETE per run instead of one per entry (the
+ * per-entry form cost ~6 µs a message in the ingest benchmark's profile). Shared with the storage thread,
+ * which deletes on its own connection.
+ */
+export function journalRemover(conn: BetterSqlite3.Database): (seqs: readonly number[]) => { n: number; freed: number } {
+  const deleteRange = conn.prepare('DELETE FROM journal WHERE seq BETWEEN ? AND ? RETURNING length(payload)').pluck();
+  return conn.transaction((seqs: readonly number[]) => {
+    let freed = 0;
+    let n = 0;
+    const sorted = [...seqs].sort((a, b) => a - b);
+    let i = 0;
+    while (i < sorted.length) {
+      const from = sorted[i] ?? 0;
+      let to = from;
+      while (i + 1 < sorted.length && sorted[i + 1] === to + 1) to = sorted[++i] ?? to;
+      i += 1;
+      for (const len of deleteRange.all(from, to) as number[]) {
+        freed += len;
+        n += 1;
+      }
+    }
+    return { freed, n };
+  });
+}
+
+/** A connection for bookkeeping: no fsync per commit (see openJournal). */
+export function openMaintenanceConnection(dataDir: string): BetterSqlite3.Database {
+  const conn = new BetterSqlite3(journalPath(dataDir));
+  conn.pragma('synchronous = NORMAL');
+  conn.pragma('busy_timeout = 5000');
+  return conn;
+}
+
 export function openJournal(dataDir: string, opts: { now?: () => number } = {}): Journal {
   const now = opts.now ?? Date.now;
   mkdirSync(dataDir, { recursive: true });
@@ -130,9 +167,7 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
   // second connection without an fsync per commit: losing its last commits in a power cut only means work
   // is redone (entries written again, events emitted again, messages dead-lettered again), all idempotent.
   // The WAL is one append-only log, so the next fsync of an append covers these frames too.
-  const maint = new BetterSqlite3(journalPath(dataDir));
-  maint.pragma('synchronous = NORMAL');
-  maint.pragma('busy_timeout = 5000');
+  const maint = openMaintenanceConnection(dataDir);
 
   const insert = db.prepare(
     'INSERT INTO journal (received_at, principal_kind, principal_id, subtopic, qos, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
@@ -183,26 +218,7 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
     }
   }
 
-  // Confirmed batches are runs of consecutive seqs: one range DELETE per run instead of one per entry (the
-  // per-entry form cost ~6 µs a message in the ingest benchmark's profile).
-  const deleteRange = maint.prepare('DELETE FROM journal WHERE seq BETWEEN ? AND ? RETURNING length(payload)').pluck();
-  const removeRuns = maint.transaction((seqs: readonly number[]) => {
-    let freed = 0;
-    let n = 0;
-    const sorted = [...seqs].sort((a, b) => a - b);
-    let i = 0;
-    while (i < sorted.length) {
-      const from = sorted[i] ?? 0;
-      let to = from;
-      while (i + 1 < sorted.length && sorted[i + 1] === to + 1) to = sorted[++i] ?? to;
-      i += 1;
-      for (const len of deleteRange.all(from, to) as number[]) {
-        freed += len;
-        n += 1;
-      }
-    }
-    return { freed, n };
-  });
+  const removeRuns = journalRemover(maint);
 
   return {
     db,
@@ -224,6 +240,10 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
     get(seq) {
       const row = getStmt.get(seq) as Row | undefined;
       return row && toEntry(row);
+    },
+    noteRemoved(n, freed) {
+      rows -= n;
+      bytes -= freed;
     },
     remove(seqs) {
       if (seqs.length === 0) return;

@@ -14,6 +14,11 @@ import type { Journal, JournalEntry } from './journal.js';
 export interface StorageSink {
   /** Resolves when InfluxDB has confirmed every line; rejects with `{ retryable: boolean }` otherwise. */
   write(lines: readonly string[]): Promise<void>;
+  /**
+   * Optional: write, then delete `seqs` from the journal on the sink's own connection (the storage thread).
+   * Resolves with what it deleted, so the journal's counters stay exact.
+   */
+  writeAndRemove?(lines: readonly string[], seqs: readonly number[]): Promise<{ removed: number; freed: number }>;
 }
 
 export interface IngestOptions {
@@ -291,10 +296,17 @@ export function createIngest(deps: IngestDeps): Ingest {
     const storage = deps.storage;
     if (!storage) return;
     inFlight += 1;
-    storage.sink.write(batch.lines).then(
+    const sink = storage.sink;
+    const written = sink.writeAndRemove
+      ? sink.writeAndRemove(batch.lines, batch.seqs).then(({ removed, freed }) => {
+          journal.noteRemoved(removed, freed);
+        })
+      : sink.write(batch.lines).then(() => {
+          journal.remove(batch.seqs);
+        });
+    written.then(
       () => {
         inFlight -= 1;
-        journal.remove(batch.seqs);
         stats.pointsWritten += batch.lines.length;
         if (influxDownSince !== undefined) {
           logger.info(

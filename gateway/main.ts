@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js';
 import { databasePath, openDatabase, type Database } from './db/sqlite.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
 import { openJournal, type Journal } from './ingest/journal.js';
+import { startAppendThread } from './ingest/journal-append.js';
 import { createIngest, type Ingest, type StorageSink } from './ingest/pipeline.js';
 import { createCachedResolver } from './ingest/resolver.js';
 import type { CanonicalEvent } from '../adapters/canonical.js';
@@ -52,8 +53,10 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   });
 
   const now = opts.now ?? Date.now;
-  // The journal first: the storage thread deletes from it on its own connection.
-  const journal = openJournal(dataDir, { now });
+  // The journal first: the storage thread deletes from it on its own connection. Appends (the write each
+  // PUBACK waits for) go through the append thread, so the broker's thread never waits for the disk.
+  const appender = await startAppendThread(dataDir, logger);
+  const journal = openJournal(dataDir, { now, appender });
   // Storage: what the caller hands in (tests), else InfluxDB when configured, written from the storage thread
   // (gateway/storage/influx-thread.ts). The writer detects the server's API lazily, so an InfluxDB that is
   // down at start-up delays nothing: the journal holds the data.
@@ -111,6 +114,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     await broker?.close();
     await ingest.stop();
     await influx?.close();
+    await appender.close();
     resolver.close();
     journal.close();
     db.close();
@@ -143,6 +147,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
         await brokerHandle.close();
         await ingest.stop();
         await influx?.close();
+        await appender.close();
         resolver.close();
         journal.close();
         db.close();

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { inlineAppender, type Appender } from './journal-append.js';
 
 // The durable journal (docs/adr/006-ack-after-journal.md). Every accepted message is appended here, fsynced,
 // BEFORE the device gets its PUBACK, and stays until InfluxDB has confirmed its points (or it was moved to
@@ -154,8 +155,8 @@ export function openMaintenanceConnection(dataDir: string): BetterSqlite3.Databa
   return conn;
 }
 
-export function openJournal(dataDir: string, opts: { now?: () => number } = {}): Journal {
-  const now = opts.now ?? Date.now;
+/** The connection appends go through (and the schema is created on): the journal file, migrated. */
+export function openWriterConnection(dataDir: string): BetterSqlite3.Database {
   mkdirSync(dataDir, { recursive: true });
   const db = new BetterSqlite3(journalPath(dataDir));
   db.pragma('journal_mode = WAL');
@@ -163,15 +164,24 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.exec(MIGRATION);
+  return db;
+}
+
+export interface JournalOptions {
+  now?: () => number;
+  /** Where appends go; default: group commit on this thread (journal-append.ts). The gateway uses the append thread. */
+  appender?: Appender;
+}
+
+export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal {
+  const now = opts.now ?? Date.now;
+  const db = openWriterConnection(dataDir);
   // Bookkeeping (deletes after InfluxDB confirmed, priorities, cursors, dead-letter moves) goes through a
   // second connection without an fsync per commit: losing its last commits in a power cut only means work
   // is redone (entries written again, events emitted again, messages dead-lettered again), all idempotent.
   // The WAL is one append-only log, so the next fsync of an append covers these frames too.
   const maint = openMaintenanceConnection(dataDir);
 
-  const insert = db.prepare(
-    'INSERT INTO journal (received_at, principal_kind, principal_id, subtopic, qos, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
-  );
   const readAfterStmt = db.prepare(
     'SELECT seq, received_at, principal_kind, principal_id, subtopic, qos, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?',
   );
@@ -192,43 +202,18 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
   let rows = totals.n;
   let bytes = totals.b;
 
-  // Group commit: appends in one event-loop turn share a transaction and one fsync.
-  let batch: { record: JournalRecord; resolve: (seq: number) => void; reject: (e: unknown) => void }[] = [];
-  let scheduled = false;
-  const commit = db.transaction((items: typeof batch) =>
-    items.map(
-      ({ record: r }) => (insert.get(r.receivedAt, r.principalKind, r.principalId, r.subtopic, r.qos, r.payload) as { seq: number }).seq,
-    ),
-  );
-  function flush(): void {
-    scheduled = false;
-    const items = batch;
-    batch = [];
-    let seqs: number[];
-    try {
-      seqs = commit(items);
-    } catch (err) {
-      for (const i of items) i.reject(err);
-      return;
-    }
-    rows += items.length;
-    for (const [k, i] of items.entries()) {
-      bytes += i.record.payload.length;
-      i.resolve(seqs[k] ?? 0);
-    }
-  }
+  const inline = opts.appender ? undefined : inlineAppender(db);
+  const appender: Appender = opts.appender ?? (inline as Appender);
 
   const removeRuns = journalRemover(maint);
 
   return {
     db,
     append(record) {
-      return new Promise((resolve, reject) => {
-        batch.push({ record, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
+      return appender.append(record).then((seq) => {
+        rows += 1;
+        bytes += record.payload.length;
+        return seq;
       });
     },
     readAfter(after, limit) {
@@ -316,7 +301,8 @@ export function openJournal(dataDir: string, opts: { now?: () => number } = {}):
       setCursorStmt.run(name, seq);
     },
     close() {
-      if (batch.length > 0) flush();
+      // An append thread is closed by its owner (asynchronously) before this.
+      inline?.flushNow();
       maint.close();
       db.close();
     },

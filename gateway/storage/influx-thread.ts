@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
+import { workerScript } from '../process/worker-script.js';
 import type { StorageSink } from '../ingest/pipeline.js';
 import { InfluxWriteError, type InfluxWriteErrorReason, type InfluxWriterConfig } from './influx.js';
 
@@ -28,16 +27,6 @@ export interface InfluxThread extends StorageSink {
   close(): Promise<void>;
 }
 
-/**
- * The compiled worker script. Under vitest the gateway runs from its TypeScript sources, which a worker
- * thread cannot load, so the build's copy is used (`npm test` builds first).
- */
-function workerScript(): URL {
-  const here = new URL('./influx-thread-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../dist/gateway/storage/influx-thread-worker.js', import.meta.url);
-}
-
 interface Pending {
   resolve: (r: { removed: number; freed: number }) => void;
   reject: (e: unknown) => void;
@@ -59,7 +48,7 @@ export async function startInfluxThread(config: InfluxWriterConfig, opts: { data
   /** Starts the worker; after a crash the next write starts a new one (the pipeline retries what failed). */
   function spawn(): Promise<Worker> {
     ready ??= new Promise<Worker>((resolve, reject) => {
-      const w = new Worker(workerScript(), { workerData: setup });
+      const w = new Worker(workerScript(import.meta.url, 'gateway/storage/influx-thread-worker'), { workerData: setup });
       w.on('message', (msg: ThreadReply) => {
         switch (msg.op) {
           case 'ready':

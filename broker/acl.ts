@@ -1,8 +1,9 @@
 import type { Principal } from './types.js';
 
-// Topic rules for devices and bridges (DESIGN.md "Topics"). Pure functions; the policy calls them from the
-// aedes hooks. Filters are compared as strings on purpose: a device gets exact topics, never wildcards, so
-// there is no wildcard algebra to get wrong.
+// Topic rules for devices, bridges and observers (DESIGN.md "Topics"). Pure functions; the policy calls them
+// from the aedes hooks. Filters are compared as strings on purpose: a device gets exact topics, never
+// wildcards, so there is no wildcard algebra to get wrong. An observer (a technician's recorder) gets a few
+// fixed filter shapes, each of which can only ever match topics it may read (see observerMaySubscribe).
 
 export const TOPIC_ROOT = 'tryggheim/v1';
 export const DEVICE_CHANNELS_UP = ['up', 'status'] as const;
@@ -14,6 +15,8 @@ export function deviceTopic(deviceId: string, channel: 'up' | 'status' | 'down')
 export function bridgePrefix(bridgeId: string): string {
   return `${TOPIC_ROOT}/bridges/${bridgeId}/`;
 }
+
+const BRIDGES_ROOT = `${TOPIC_ROOT}/bridges/`;
 
 /** The device id in `tryggheim/v1/devices/{id}/{channel}`, or undefined for any other topic. */
 export function parseDeviceTopic(topic: string): { deviceId: string; channel: string } | undefined {
@@ -36,6 +39,9 @@ export function mayPublish(p: Principal, topic: string): boolean {
     case 'bridge':
       // A Zigbee2MQTT-style hub publishes anything under its own base topic.
       return topic.startsWith(bridgePrefix(p.id)) && topic.length > bridgePrefix(p.id).length;
+    case 'observer':
+      // Read-only by definition: nothing it sends can become device data or a forged status.
+      return false;
     case 'test':
       return true;
   }
@@ -51,6 +57,8 @@ export function maySubscribe(p: Principal, filter: string): boolean {
       const prefix = bridgePrefix(p.id);
       return filter.startsWith(prefix) && filter.length > prefix.length;
     }
+    case 'observer':
+      return observerMaySubscribe(filter);
     case 'test':
       return true;
   }
@@ -64,7 +72,35 @@ export function mayReceive(p: Principal, topic: string): boolean {
       return topic === deviceTopic(p.id, 'down');
     case 'bridge':
       return topic.startsWith(bridgePrefix(p.id));
+    case 'observer':
+      return observerMayRead(topic);
     case 'test':
       return true;
   }
+}
+
+/**
+ * What an observer reads: every device's `up` and `status` (never `down`: commands to devices are not
+ * device traffic), and everything under `tryggheim/v1/bridges/`. Alerts, `$SYS` and anything else: no.
+ */
+function observerMayRead(topic: string): boolean {
+  if (hasWildcard(topic)) return false;
+  const dev = parseDeviceTopic(topic);
+  if (dev !== undefined) return dev.channel === 'up' || dev.channel === 'status';
+  return topic.startsWith(BRIDGES_ROOT) && topic.length > BRIDGES_ROOT.length;
+}
+
+/**
+ * Filters an observer may use. Each accepted shape matches only topics observerMayRead allows, so the
+ * SUBSCRIBE check and the delivery check agree: `tryggheim/v1/devices/{id|+}/{up|status}`, and any filter
+ * below `tryggheim/v1/bridges/` (`#`, `{bridgeId}/#`, ...). `tryggheim/v1/devices/#` or `.../+/+` would
+ * include `down`, so they are refused rather than trimmed.
+ */
+function observerMaySubscribe(filter: string): boolean {
+  if (filter.startsWith(BRIDGES_ROOT)) return filter.length > BRIDGES_ROOT.length;
+  const parts = filter.split('/');
+  if (parts.length !== 5 || parts[0] !== 'tryggheim' || parts[1] !== 'v1' || parts[2] !== 'devices') return false;
+  const [, , , id, channel] = parts as [string, string, string, string, string];
+  const idOk = id === '+' || (id !== '' && !hasWildcard(id));
+  return idOk && (channel === 'up' || channel === 'status');
 }

@@ -6,6 +6,11 @@ import type { BrokerLogger } from './log.js';
 export type Principal =
   | { readonly kind: 'device'; readonly id: string }
   | { readonly kind: 'bridge'; readonly id: string }
+  /**
+   * A read-only account for technicians' recorders (`tryggheim sim record`): may subscribe to device
+   * `up`/`status` and bridge topics, never publish (so the ingest never sees it as a source of data).
+   */
+  | { readonly kind: 'observer'; readonly id: string }
   /** Only under openTestPolicy(): a client the protocol tests let in without credentials. */
   | { readonly kind: 'test'; readonly id: string };
 

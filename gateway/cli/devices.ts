@@ -5,6 +5,9 @@ import { RegistryError, type Device, type DeviceDetails } from '../devices/model
 import { createDeviceRegistry, type DeviceRegistry } from '../devices/registry.js';
 import type { CliContext } from './context.js';
 
+/** The adapter id recorded for observers, which never publish anything to decode. */
+export const OBSERVER_ADAPTER = 'none';
+
 /** Exit code for an expected failure (unknown id, duplicate, bad input): the message says what to fix. */
 export const EXIT_FAILURE = 1;
 
@@ -86,7 +89,7 @@ function notFound(id: string): never {
 interface AddOptions {
   kind: DeviceKind;
   model: string;
-  adapter: string;
+  adapter?: string;
   home?: string;
   json?: boolean;
 }
@@ -100,16 +103,22 @@ export function registerDeviceCommands(program: Command, ctx: CliContext): void 
     .argument('<id>', 'opaque device id, e.g. d-0001')
     .addOption(new Option('--kind <kind>', 'device kind').choices(DeviceKindSchema.options).makeOptionMandatory())
     .requiredOption('--model <model>', 'vendor model')
-    .requiredOption('--adapter <adapterId>', 'adapter that decodes its payloads')
+    .option('--adapter <adapterId>', 'adapter that decodes its payloads (required, except for --kind observer)')
     .option('--home <homeId>', 'assign to this home now')
     .option('--json', 'machine-readable output')
     .action((id: string, opts: AddOptions) => {
+      // An observer only reads (a recorder account): it publishes nothing for an adapter to decode.
+      const adapterId = opts.adapter ?? (opts.kind === 'observer' ? OBSERVER_ADAPTER : undefined);
+      if (adapterId === undefined) {
+        ctx.err("error: required option '--adapter <adapterId>' not specified");
+        throw new CommanderError(EXIT_FAILURE, 'TRY_ERR_INVALID_INPUT', 'missing --adapter');
+      }
       withRegistry(ctx, (registry) => {
         const { device, secret } = registry.addDevice({
           id,
           kind: opts.kind,
           model: opts.model,
-          adapterId: opts.adapter,
+          adapterId,
           homeId: opts.home,
         });
         if (opts.json) {

@@ -7,13 +7,16 @@
  *   fixed width, so comparing the text compares the times (the assignment queries rely on it).
  * - Ids are opaque text checked by gateway/devices/ids.ts before they reach SQL.
  * - STRICT tables: SQLite otherwise stores whatever type it is handed.
- * - Changing a CHECK or a column type in SQLite means rebuilding the table, which needs
- *   `PRAGMA foreign_keys = OFF` outside the transaction; the runner does not support that yet.
+ * - Changing a CHECK or a column type in SQLite means rebuilding the table (https://sqlite.org/lang_altertable.html,
+ *   "other kinds of table schema changes"), which needs `PRAGMA foreign_keys = OFF` outside the transaction:
+ *   such a migration sets `rebuildsTables`, and the runner runs `PRAGMA foreign_key_check` before committing.
  */
 export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly up: string;
+  /** The migration drops and recreates tables that others reference: run it with foreign keys off. */
+  readonly rebuildsTables?: boolean;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -70,6 +73,31 @@ export const MIGRATIONS: readonly Migration[] = [
         FOREIGN KEY (bridge_id, bridge_kind) REFERENCES devices (id, kind),
         CHECK (device_id <> bridge_id)
       ) STRICT;
+    `,
+  },
+  {
+    version: 2,
+    name: 'observer-kind',
+    rebuildsTables: true,
+    // Widens devices.kind by 'observer' (a read-only recorder account, gateway/devices/ids.ts). Columns,
+    // constraints and the (id, kind) key that bridge_children references are otherwise unchanged.
+    up: `
+      CREATE TABLE devices_v2 (
+        id                TEXT PRIMARY KEY,
+        kind              TEXT NOT NULL CHECK (kind IN ('dispenser', 'lock', 'sensor', 'vitals', 'bridge', 'observer')),
+        model             TEXT NOT NULL,
+        adapter_id        TEXT NOT NULL,
+        secret_hash       TEXT NOT NULL,
+        enabled           INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        created_at        TEXT NOT NULL,
+        secret_rotated_at TEXT,
+        UNIQUE (id, kind)
+      ) STRICT;
+
+      INSERT INTO devices_v2 (id, kind, model, adapter_id, secret_hash, enabled, created_at, secret_rotated_at)
+        SELECT id, kind, model, adapter_id, secret_hash, enabled, created_at, secret_rotated_at FROM devices;
+      DROP TABLE devices;
+      ALTER TABLE devices_v2 RENAME TO devices;
     `,
   },
 ];

@@ -97,13 +97,22 @@ export function migrate(db: Database, opts: { migrations?: readonly Migration[];
       // Re-checked under the write lock: another process may have applied it since we looked.
       if (isApplied.get(m.version) !== undefined) return false;
       db.exec(m.up);
+      // With foreign keys off nothing checked the rebuilt tables' references: check them before committing.
+      if (m.rebuildsTables === true && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+        throw new Error('foreign key check failed after rebuilding tables');
+      }
       record.run(m.version, m.name, now().toISOString());
       return true;
     });
+    // foreign_keys cannot change inside a transaction, and it is per connection: off for this one migration only.
+    const fkWasOn = m.rebuildsTables === true && db.pragma('foreign_keys', { simple: true }) === 1;
+    if (fkWasOn) db.pragma('foreign_keys = OFF');
     try {
       if (apply.immediate()) applied.push(m.version);
     } catch (cause) {
       throw new DatabaseError('TRY_ERR_DB_MIGRATION', `migration ${m.version} (${m.name}) failed: ${describe(cause)}`, { cause });
+    } finally {
+      if (fkWasOn) db.pragma('foreign_keys = ON');
     }
   }
   return { from, to: Math.max(from, latest), applied };

@@ -20,7 +20,12 @@ export const TeamIdSchema = opaqueId('team');
 /** Names an entry in adapters/registry; same shape as the other ids so it can appear in metric labels. */
 export const AdapterIdSchema = opaqueId('adapter');
 
-export const DeviceKindSchema = z.enum(['dispenser', 'lock', 'sensor', 'vitals', 'bridge']);
+/**
+ * `observer` is not a device: it is a read-only MQTT account for a technician's recorder (`tryggheim sim
+ * record`). It lives in the registry so it gets a generated secret, rotation and disabling like any device;
+ * the broker lets it subscribe to device and bridge traffic and never publish (broker/acl.ts).
+ */
+export const DeviceKindSchema = z.enum(['dispenser', 'lock', 'sensor', 'vitals', 'bridge', 'observer']);
 
 /**
  * The name a hub gives a child (Zigbee2MQTT's `friendly_name`, by default the IEEE address such as

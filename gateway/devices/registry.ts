@@ -1,4 +1,4 @@
-import type { AuthResult } from '../../broker/types.js';
+import type { AuthResult, Principal } from '../../broker/types.js';
 import { sqliteErrorCode, type Database } from '../db/sqlite.js';
 import {
   AddDeviceInputSchema,
@@ -17,7 +17,7 @@ import {
   type RegistryErrorCode,
 } from './model.js';
 import { generateSecret, hashSecret, verifySecret } from './secrets.js';
-import { AdapterIdSchema } from './ids.js';
+import { AdapterIdSchema, type DeviceKind } from './ids.js';
 import { createSqliteDeviceStore } from './store.js';
 import type { z } from 'zod';
 
@@ -77,7 +77,10 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
         () =>
           store.transaction(() => {
             if (store.getDevice(parsed.id)) fail('TRY_ERR_DEVICE_EXISTS', `device ${parsed.id} already exists`);
-            if (parsed.homeId !== undefined) requireHome(parsed.homeId);
+            if (parsed.homeId !== undefined) {
+              assertPlaceable(parsed, 'be assigned to a home');
+              requireHome(parsed.homeId);
+            }
             store.insertDevice({ ...parsed, secretHash: hashSecret(secret), createdAt: at });
             if (parsed.homeId !== undefined) store.openNewAssignment(parsed.id, parsed.homeId, at);
             return requireDevice(parsed.id);
@@ -134,7 +137,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
       const when = isoTime(at ?? now());
       return guard('assigning a device', () =>
         store.transaction(() => {
-          requireDevice(deviceId);
+          assertPlaceable(requireDevice(deviceId), 'be assigned to a home');
           requireHome(homeId);
           const open = store.openAssignment(deviceId);
           if (open?.homeId === homeId) return { changed: false, assignment: open };
@@ -179,6 +182,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
             const bridge = requireDevice(child.bridgeId);
             if (bridge.kind !== 'bridge') fail('TRY_ERR_NOT_A_BRIDGE', `device ${bridge.id} is a ${bridge.kind}, not a bridge`);
             const device = requireDevice(child.deviceId);
+            assertPlaceable(device, 'sit behind a bridge');
             if (device.kind === 'bridge')
               fail('TRY_ERR_INVALID_INPUT', `device ${device.id} is a bridge and cannot sit behind another bridge`);
             const byName = store.childByName(child.bridgeId, child.friendlyName);
@@ -222,9 +226,20 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
       }
       if (!verifySecret(secret, creds.secretHash)) return BAD_SECRET;
       if (!creds.enabled) return DISABLED;
-      return { ok: true, principal: { kind: creds.kind === 'bridge' ? 'bridge' : 'device', id: deviceId } };
+      return { ok: true, principal: { kind: principalKind(creds.kind), id: deviceId } };
     },
   };
+}
+
+/** The broker only knows what a client may do: a bridge's topics, an observer's read-only view, or a device's own. */
+function principalKind(kind: DeviceKind): Principal['kind'] {
+  if (kind === 'bridge' || kind === 'observer') return kind;
+  return 'device';
+}
+
+/** An observer is an account, not a device in a home: it has no patient and sits behind no hub. */
+function assertPlaceable(device: Pick<Device, 'id' | 'kind'>, what: string): void {
+  if (device.kind === 'observer') fail('TRY_ERR_INVALID_INPUT', `device ${device.id} is an observer and cannot ${what}`);
 }
 
 function fail(code: RegistryErrorCode, message: string): never {

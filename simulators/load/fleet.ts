@@ -1,10 +1,10 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { initialSensorState, nativeMeasurement, nativeUpTopic, prng, stepSensorState, type SensorState } from './native-payload.js';
 
-// A fleet of simulated devices publishing native measurements over MQTT: the load generator of the ingest
-// benchmark, and meant to become `tryggheim sim load` (issue 4). So it is a library with no knowledge of
-// the benchmark (no IPC, no /proc, no InfluxDB) and, like every simulator, black-box: it imports only mqtt
-// and ./native-payload.ts, never adapters/ or gateway/. Moving it to simulators/ is a file move.
+// A fleet of simulated devices publishing native measurements over MQTT: the load generator behind both
+// `tryggheim sim load` (./run.ts) and the ingest benchmark (test/bench/ingest-worker.ts) — one load tool.
+// So it is a library with no knowledge of the benchmark (no IPC, no /proc, no InfluxDB) and, like every
+// simulator, black-box: it imports only mqtt and ./native-payload.ts, never adapters/ or gateway/.
 //
 // Each device is one mqtt.js client (MQTT 3.1.1, clean session, no automatic reconnect, username =
 // clientId = device id). Publishing is closed-loop: every device keeps at most `window` QoS 1 publishes

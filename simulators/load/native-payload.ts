@@ -1,7 +1,7 @@
 // Payloads in the native Tryggheim format (adapters/README.md, `## tryggheim`) for load generation.
 //
 // Black-box by rule (simulators/README.md): this file speaks only the wire format and imports nothing from
-// adapters/ or gateway/, so it can move to simulators/ unchanged when `tryggheim sim load` arrives.
+// adapters/ or gateway/.
 //
 // One message is one `measurement` event from a multi-sensor (room climate, light, motion, bed, chair,
 // door contact) with the device's clock (`ts`, ISO-8601 with milliseconds) and message counter (`seq`):

@@ -1,4 +1,11 @@
-import { createFleet, type AckRecords, type ConnectReport, type Fleet, type FleetCounters, type FleetDevice } from './load/fleet.js';
+import {
+  createFleet,
+  type AckRecords,
+  type ConnectReport,
+  type Fleet,
+  type FleetCounters,
+  type FleetDevice,
+} from '../../simulators/load/fleet.js';
 
 // A publisher worker of the ingest benchmark: a child process (IPC channel, advanced serialization) that
 // runs one load/fleet.ts fleet for its share of the devices. The fleet is the load generator; this file is

@@ -8,6 +8,7 @@ const auth = tableAuthenticator({
   'd-0001': { secret: SECRET },
   'd-0002': { secret: SECRET },
   'hub-01': { secret: SECRET, kind: 'bridge' },
+  'obs-01': { secret: SECRET, kind: 'observer' },
 });
 const up = (id: string): string => `tryggheim/v1/devices/${id}/up`;
 const down = (id: string): string => `tryggheim/v1/devices/${id}/down`;
@@ -77,6 +78,47 @@ describe('topic rules (pure)', () => {
     [hub, 'tryggheim/v1/bridges/#', false],
   ] as const)('%o subscribes to %s: %s', (p, filter, expected) => {
     expect(maySubscribe(p, filter)).toBe(expected);
+  });
+  const obs = { kind: 'observer', id: 'obs-01' } as const;
+  it.each([up('d-0001'), 'tryggheim/v1/devices/obs-01/status', 'tryggheim/v1/bridges/hub-01/x', down('d-0001'), 'tryggheim/v1/alerts/t/x'])(
+    'an observer never publishes (%s)',
+    (topic) => {
+      expect(mayPublish(obs, topic)).toBe(false);
+    },
+  );
+  it.each([
+    ['tryggheim/v1/devices/+/up', true],
+    ['tryggheim/v1/devices/+/status', true],
+    [up('d-0001'), true],
+    ['tryggheim/v1/devices/d-0001/status', true],
+    ['tryggheim/v1/bridges/#', true],
+    ['tryggheim/v1/bridges/hub-01/#', true],
+    ['tryggheim/v1/bridges/+/bridge/state', true],
+    ['#', false],
+    ['tryggheim/#', false],
+    ['tryggheim/v1/#', false],
+    ['tryggheim/v1/devices/#', false],
+    ['tryggheim/v1/devices/+/+', false],
+    ['tryggheim/v1/devices/+/down', false],
+    [down('d-0001'), false],
+    ['tryggheim/v1/devices/d-0001/#', false],
+    ['tryggheim/v1/devices/d-00+1/up', false],
+    ['tryggheim/v1/devices/+/up/#', false],
+    ['tryggheim/v1/bridges/', false],
+    ['tryggheim/v1/alerts/#', false],
+    ['$SYS/#', false],
+  ] as const)('an observer subscribes to %s: %s', (filter, expected) => {
+    expect(maySubscribe(obs, filter)).toBe(expected);
+  });
+  it('an observer receives device up/status and bridge traffic, never down, alerts or $SYS', () => {
+    expect(mayReceive(obs, up('d-0001'))).toBe(true);
+    expect(mayReceive(obs, 'tryggheim/v1/devices/d-0001/status')).toBe(true);
+    expect(mayReceive(obs, 'tryggheim/v1/bridges/hub-01/0x00158d0001a2b3c4')).toBe(true);
+    expect(mayReceive(obs, down('d-0001'))).toBe(false);
+    expect(mayReceive(obs, 'tryggheim/v1/devices/d-0001/up/extra')).toBe(false);
+    expect(mayReceive(obs, 'tryggheim/v1/bridges')).toBe(false);
+    expect(mayReceive(obs, 'tryggheim/v1/alerts/team-north/x')).toBe(false);
+    expect(mayReceive(obs, '$SYS/broker/uptime')).toBe(false);
   });
   it('delivery check follows the concrete topic', () => {
     expect(mayReceive(dev, down('d-0001'))).toBe(true);
@@ -168,6 +210,45 @@ describe('ACL over MQTT', () => {
     );
     await sleep(200);
     expect(got.some((m) => m.includes('secret'))).toBe(false);
+  });
+
+  it('an observer reads device and bridge traffic but not down, and its publish closes its connection', async () => {
+    broker = await startTestBroker({ authenticator: auth });
+    const observer = await connectAs('obs-01');
+    const got = collect(observer);
+    const granted = await subscribeCodes(observer, {
+      'tryggheim/v1/devices/+/up': { qos: 1 },
+      'tryggheim/v1/bridges/#': { qos: 1 },
+      'tryggheim/v1/devices/+/down': { qos: 1 },
+      '#': { qos: 1 },
+    });
+    expect(Object.values(granted)).toEqual([1, 1, 128, 128]);
+    const d1 = await connectAs('d-0001');
+    const hub = await connectAs('hub-01');
+    await d1.publishAsync(up('d-0001'), 'reading', { qos: 1 });
+    await hub.publishAsync('tryggheim/v1/bridges/hub-01/0x01', '{"occupancy":true}', { qos: 1 });
+    broker.handle.aedes.publish(
+      { cmd: 'publish', topic: down('d-0001'), payload: Buffer.from('command'), qos: 1, retain: false, dup: false },
+      () => undefined,
+    );
+    await sleep(150);
+    expect(got).toEqual([`${up('d-0001')} reading`, 'tryggheim/v1/bridges/hub-01/0x01 {"occupancy":true}']);
+
+    const closed = new Promise<void>((r) => observer.once('close', () => r()));
+    observer.publish(up('d-0001'), 'forged', { qos: 1 });
+    await closed;
+    expect(broker.handle.stats.publishesDenied).toBe(1);
+  });
+
+  it('an observer may not set a last will (the broker would publish it on its behalf)', async () => {
+    broker = await startTestBroker({ authenticator: auth });
+    const err = await connectAs('obs-01', {
+      will: { topic: 'tryggheim/v1/devices/obs-01/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as { code?: number } | undefined)?.code).toBe(5);
   });
 
   it('a bridge reads and writes under its own base topic only', async () => {

@@ -48,7 +48,7 @@ export function testBrokerOptions(overrides: Partial<BrokerOptions> = {}): Broke
  * the Authenticator function; the gateway tests run the same flows against the real SQLite registry).
  */
 export function tableAuthenticator(
-  table: Record<string, { secret: string; kind?: 'device' | 'bridge'; disabled?: boolean }>,
+  table: Record<string, { secret: string; kind?: 'device' | 'bridge' | 'observer'; disabled?: boolean }>,
 ): Authenticator {
   return (id, secret): AuthResult => {
     const row = table[id];

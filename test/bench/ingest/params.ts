@@ -1,5 +1,5 @@
 import type { InfluxdProcess } from '../../../gateway/storage/influxd-process.js';
-import type { FleetDevice } from '../load/fleet.js';
+import type { FleetDevice } from '../../../simulators/load/fleet.js';
 import type { Phase } from '../phase.js';
 import { parseGatewayEnv, requireBuiltGateway, splitFlags } from '../servers.js';
 import { UsageError, type BenchOptions } from '../types.js';

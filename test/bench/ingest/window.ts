@@ -1,5 +1,5 @@
 import type { IngestWorkerResult } from '../ingest-worker.js';
-import type { ConnectReport, FleetCounters } from '../load/fleet.js';
+import type { ConnectReport, FleetCounters } from '../../../simulators/load/fleet.js';
 import { fmtCounts, round2 } from '../format.js';
 import { cpuDelta, quantiles } from '../proc.js';
 import type { Device } from './params.js';

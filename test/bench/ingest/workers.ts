@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { IngestParentMessage, IngestWorkerMessage, IngestWorkerResult } from '../ingest-worker.js';
-import type { ConnectReport, FleetCounters } from '../load/fleet.js';
+import type { ConnectReport, FleetCounters } from '../../../simulators/load/fleet.js';
 import { failOnExit, failureLatch, shares, spawnHelper } from '../phase.js';
 import type { LineTap } from '../proc.js';
 import type { Device, IngestPhase } from './params.js';

@@ -229,3 +229,13 @@ describe('errors', () => {
     expect(run.err[0]).toMatch(/^error: database schema is at version 99/);
   });
 });
+
+describe('observer accounts', () => {
+  it('devices add --kind observer needs no adapter; every other kind still does', () => {
+    const run = ok('devices', 'add', 'obs-0001', '--kind', 'observer', '--model', 'recorder', '--json');
+    expect(JSON.parse(run.text)).toMatchObject({ device: { id: 'obs-0001', kind: 'observer', adapterId: 'none', homeId: null } });
+    const missing = cli('devices', 'add', 'd-0001', '--kind', 'lock', '--model', 'L1');
+    expect(missing.exitCode).toBe(1);
+    expect(missing.err.join('\n')).toMatch(/--adapter/);
+  });
+});

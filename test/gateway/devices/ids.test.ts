@@ -21,8 +21,8 @@ describe('ids', () => {
     expect(result.error?.issues[0]?.message).toMatch(/^home id must be 3–64 characters/);
   });
 
-  it('knows the five device kinds', () => {
-    expect(DeviceKindSchema.options).toEqual(['dispenser', 'lock', 'sensor', 'vitals', 'bridge']);
+  it('knows the five device kinds and the observer (a read-only recorder account)', () => {
+    expect(DeviceKindSchema.options).toEqual(['dispenser', 'lock', 'sensor', 'vitals', 'bridge', 'observer']);
     expect(DeviceKindSchema.safeParse('toaster').success).toBe(false);
   });
 

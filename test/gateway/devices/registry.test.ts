@@ -270,6 +270,20 @@ describe('authenticate', () => {
     expect(registry.authenticate('b-0001', Buffer.from(secret))).toEqual({ ok: true, principal: { kind: 'bridge', id: 'b-0001' } });
   });
 
+  it('authenticates an observer (a read-only recorder account) as an observer principal; it has no home and no hub', () => {
+    const { secret } = registry.addDevice({ id: 'obs-0001', kind: 'observer', model: 'recorder', adapterId: 'none' });
+    expect(registry.authenticate('obs-0001', Buffer.from(secret))).toEqual({ ok: true, principal: { kind: 'observer', id: 'obs-0001' } });
+    expect(code(() => registry.assign('obs-0001', 'home-0001'))).toBe('TRY_ERR_INVALID_INPUT');
+    expect(
+      code(() => registry.addDevice({ id: 'obs-0002', kind: 'observer', model: 'recorder', adapterId: 'none', homeId: 'home-0001' })),
+    ).toBe('TRY_ERR_INVALID_INPUT');
+    registry.addDevice({ id: 'b-0001', kind: 'bridge', model: 'hub', adapterId: 'zigbee2mqtt' });
+    expect(code(() => registry.addBridgeChild({ bridgeId: 'b-0001', friendlyName: '0x01', deviceId: 'obs-0001' }))).toBe(
+      'TRY_ERR_INVALID_INPUT',
+    );
+    expect(registry.getDevice('obs-0002')).toBeUndefined();
+  });
+
   it('stops accepting the old secret once rotated', () => {
     const { secret: old } = registry.addDevice({ id: 'd-0001', kind: 'lock', model: 'L1', adapterId: 'native' });
     clock = at('2025-05-01T00:00:00.000Z');

@@ -47,16 +47,18 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   mkdirSync(dataDir, { recursive: true });
 
   const db = openDatabase(databasePath(dataDir));
-  const registry = createDeviceRegistry({ db });
+  const now = opts.now ?? Date.now;
+  // The registry dates assignments with the gateway's clock, so a simulation on a shared virtual clock
+  // assigns its devices from the simulated start and home look-ups at receive time agree.
+  const registry = createDeviceRegistry({ db, now: () => new Date(now()) });
   const events = createEventBus((event, err) => {
     logger.error({ event: 'gateway.listener_error', on: event, err }, 'event listener failed');
   });
 
-  const now = opts.now ?? Date.now;
-  // The journal first: the storage thread deletes from it on its own connection. Appends (the write each
-  // PUBACK waits for) go through the append thread, so the broker's thread never waits for the disk.
-  const appender = await startAppendThread(dataDir, logger);
-  const journal = openJournal(dataDir, { now, appender });
+  // The journal's writes — appends (what each PUBACK waits for), deletes after InfluxDB confirmed, cursors —
+  // go through the append thread, its single writer, so the broker's thread never waits for the disk.
+  const writer = await startAppendThread(dataDir, logger);
+  const journal = openJournal(dataDir, { now, writer });
   // Storage: what the caller hands in (tests), else InfluxDB when configured, written from the storage thread
   // (gateway/storage/influx-thread.ts). The writer detects the server's API lazily, so an InfluxDB that is
   // down at start-up delays nothing: the journal holds the data.
@@ -64,7 +66,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   let storage = opts.storage;
   const influxUrl = config.influx.url;
   if (storage === undefined && influxUrl !== undefined) {
-    influx = await startInfluxThread({ ...config.influx, url: influxUrl }, { dataDir, logger });
+    influx = await startInfluxThread({ ...config.influx, url: influxUrl }, { logger });
     storage = { sink: influx, toLine };
   } else if (storage === undefined) {
     logger.warn(
@@ -114,7 +116,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     await broker?.close();
     await ingest.stop();
     await influx?.close();
-    await appender.close();
+    await writer.close();
     resolver.close();
     journal.close();
     db.close();
@@ -147,7 +149,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
         await brokerHandle.close();
         await ingest.stop();
         await influx?.close();
-        await appender.close();
+        await writer.close();
         resolver.close();
         journal.close();
         db.close();

@@ -42,9 +42,12 @@ export interface PlayOptions {
   maxInFlight?: number;
   /**
    * Before the clock moves forward, wait until every lane is idle and every publish acked. For tests whose
-   * gateway reads the same virtual clock: each message arrives at the time it was sent.
+   * gateway reads the same virtual clock: each message arrives at the time it was sent. A number lets the
+   * clock run up to that many (virtual) milliseconds ahead between settles: messages then arrive at most that
+   * late — what matters for payloads without a device time, which the gateway dates at receipt — and a
+   * simulated day needs a settle per minute of it, not one per message.
    */
-  settle?: boolean;
+  settle?: boolean | number;
   /** Actions read from the stream but not yet taken by their lane (default 10,000). */
   maxQueued?: number;
   connectAttempts?: number;

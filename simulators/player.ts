@@ -368,11 +368,16 @@ export async function play(actions: Iterable<Action> | AsyncIterable<Action>, op
   const ticker = opts.onProgress ? setInterval(() => opts.onProgress?.(progress()), opts.progressIntervalMs ?? 250) : undefined;
   const started = wallNow();
 
+  const settleMs = opts.settle === true ? 0 : typeof opts.settle === 'number' ? opts.settle : undefined;
+  let settledAt = -Infinity;
   try {
     for await (const action of actions) {
       if (opts.signal?.aborted === true) break;
       if (action.at > opts.clock.now()) {
-        if (opts.settle === true) await until(idle);
+        if (settleMs !== undefined && action.at > settledAt + settleMs) {
+          await until(idle);
+          settledAt = action.at;
+        }
         await opts.clock.waitUntil(action.at);
       }
       lastAt = action.at;

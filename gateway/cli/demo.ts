@@ -4,7 +4,10 @@ import { createLogger } from '../log.js';
 import { createInfluxWriter } from '../storage/influx.js';
 import { startInfluxdProcess, type InfluxdProcess } from '../storage/influxd-process.js';
 import type { Config } from '../config/schema.js';
-import { startGateway, type Gateway } from '../main.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../main.js';
+import { scaledClock } from '../../simulators/clock.js';
+import { loadScenario, ScenarioError } from '../../simulators/scenario/index.js';
+import { DEMO_SCENARIO, projectFile, startDistrict } from './demo-district.js';
 import type { CliContext } from './context.js';
 import { runUntilSignal } from './run.js';
 
@@ -45,17 +48,17 @@ async function localInflux(config: Readonly<Config>, ctx: CliContext): Promise<{
   return { config: { ...config, influx }, influxd };
 }
 
-async function startDemoGateway(original: Readonly<Config>, ctx: CliContext): Promise<Gateway> {
+async function startDemoGateway(original: Readonly<Config>, ctx: CliContext, opts: GatewayOptions = {}): Promise<Gateway> {
   const { config, influxd } = await localInflux(original, ctx);
   let gateway: Gateway;
   try {
     try {
-      gateway = await startGateway(config);
+      gateway = await startGateway(config, opts);
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
       if ((e.code ?? e.cause?.code) !== 'EADDRINUSE') throw err;
       ctx.err('note: a configured port is in use on this machine; the demo uses free ports instead.');
-      gateway = await startGateway(withFreePorts(config));
+      gateway = await startGateway(withFreePorts(config), opts);
     }
   } catch (err) {
     await influxd?.stop();
@@ -126,14 +129,42 @@ export function demoInstructions(gw: Gateway, device: { deviceId: string; secret
 export function registerDemoCommand(program: Command, ctx: CliContext): void {
   program
     .command('demo')
-    .description('run the gateway with a demo home and device, and print how to publish to it')
-    .action(async () => {
-      const config = ctx.config();
+    .description('run the gateway with a demo home and device and a simulated district of homes, and print how to publish to it')
+    .option('--scenario <file>', 'the simulated district', DEMO_SCENARIO)
+    .option('--speed <n>', "simulated time per real time (default: the scenario's)", Number)
+    .option('--no-district', 'no simulated district: only the demo home and device')
+    .option('--verbose', "the gateway's info log lines too (default: warnings and errors only)")
+    .action(async (opts: { scenario: string; speed?: number; district: boolean; verbose?: boolean }) => {
+      // A thousand devices coming online is a thousand info lines: the demo shows what matters instead.
+      const configured = ctx.config();
+      const config = opts.verbose === true ? configured : { ...configured, log: { ...configured.log, level: 'warn' as const } };
+      let district: { scenario: ReturnType<typeof loadScenario>; speed: number; clock: ReturnType<typeof scaledClock> } | undefined;
+      if (opts.district) {
+        const file = opts.scenario === DEMO_SCENARIO ? projectFile(DEMO_SCENARIO) : opts.scenario;
+        let scenario;
+        try {
+          // The district's day starts now and runs fast; the gateway reads the same clock.
+          scenario = loadScenario(file, { start: Date.now() });
+        } catch (err) {
+          if (err instanceof ScenarioError) {
+            ctx.err(`error: ${err.message}`);
+            process.exitCode = 1;
+            return;
+          }
+          throw err;
+        }
+        const speed = opts.speed ?? (typeof scenario.speed === 'number' ? scenario.speed : 120);
+        district = { scenario, speed, clock: scaledClock(scenario.start, speed) };
+      }
+      const clock = district?.clock;
       await runUntilSignal(
-        () => startDemoGateway(config, ctx),
+        () => startDemoGateway(config, ctx, clock ? { now: () => clock.now() } : {}),
         ctx,
         (gw) => {
           for (const line of demoInstructions(gw, provisionDemo(gw))) ctx.out(line);
+          if (!district) return;
+          const running = startDistrict(gw, district.scenario, district, ctx);
+          return () => running.stop();
         },
       );
     });

@@ -1,11 +1,14 @@
 import type { Gateway } from '../main.js';
 import type { CliContext } from './context.js';
 
+type OnStartedResult = undefined | (() => Promise<void>);
+
 /** Starts the gateway and keeps it running until SIGINT or SIGTERM, then closes it in order. */
 export async function runUntilSignal(
   start: () => Promise<Gateway>,
   ctx: CliContext,
-  onStarted?: (gw: Gateway) => void | Promise<void>,
+  /** May return a clean-up that runs before the gateway closes (e.g. stop simulated devices first). */
+  onStarted?: (gw: Gateway) => OnStartedResult | Promise<OnStartedResult>,
 ): Promise<void> {
   let gateway: Gateway;
   try {
@@ -20,16 +23,18 @@ export async function runUntilSignal(
     }
     throw err;
   }
-  await onStarted?.(gateway);
+  const cleanup = await onStarted?.(gateway);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       gateway.logger.info({ event: 'gateway.signal', signal }, 'shutting down');
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      gateway.close().then(resolve, (err: unknown) => {
-        gateway.logger.error({ event: 'gateway.close_failed', err }, 'shutdown failed');
-        resolve();
-      });
+      (typeof cleanup === 'function' ? cleanup().catch(() => undefined) : Promise.resolve())
+        .then(() => gateway.close())
+        .then(resolve, (err: unknown) => {
+          gateway.logger.error({ event: 'gateway.close_failed', err }, 'shutdown failed');
+          resolve();
+        });
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

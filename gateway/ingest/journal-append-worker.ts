@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { insertRecords, type AppendReply, type AppendRequest } from './journal-append.js';
-import { openWriterConnection } from './journal.js';
+import { insertRecords, unpackRecords, type AppendReply, type AppendRequest } from './journal-append.js';
+import { journalRemover, openWriterConnection } from './journal.js';
 
 // The journal append thread (see journal-append.ts): one connection with synchronous=FULL, one transaction
 // per request from the main thread.
@@ -10,6 +10,16 @@ if (!port) throw new Error('journal-append-worker.js runs only as a worker threa
 const { dataDir } = workerData as { dataDir: string };
 const db = openWriterConnection(dataDir);
 const insert = insertRecords(db);
+const remove = journalRemover(db);
+const setCursor = db.prepare('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq');
+// One transaction (one fsync) for everything the main thread queued since the last one. better-sqlite3's
+// nested transaction() calls become savepoints inside it.
+const apply = db.transaction((req: Extract<AppendRequest, { op: 'tx' }>) => {
+  const seqs = insert(unpackRecords(req.records));
+  const removed = req.removals.map((seqs) => remove(seqs));
+  for (const [name, seq] of req.cursors) setCursor.run(name, seq);
+  return { seqs, removed };
+});
 
 function reply(m: AppendReply): void {
   port?.postMessage(m);
@@ -23,9 +33,8 @@ port.on('message', (req: AppendRequest) => {
     return;
   }
   try {
-    // Payloads arrive as Uint8Array (structured clone); better-sqlite3 binds Buffers.
-    const records = req.records.map((r) => ({ ...r, payload: Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength) }));
-    reply({ op: 'appended', seqs: insert(records) });
+    const { seqs, removed } = apply(req);
+    reply({ op: 'done', seqs, removed });
   } catch (err) {
     reply({ op: 'failed', message: err instanceof Error ? err.message : String(err) });
   }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { inlineAppender, type Appender } from './journal-append.js';
+import { inlineAppender, type Appender, type JournalWriterThread } from './journal-append.js';
 
 // The durable journal (docs/adr/006-ack-after-journal.md). Every accepted message is appended here, fsynced,
 // BEFORE the device gets its PUBACK, and stays until InfluxDB has confirmed its points (or it was moved to
@@ -40,8 +40,6 @@ export interface Journal {
   get(seq: number): JournalEntry | undefined;
   /** Removes entries whose points InfluxDB confirmed. */
   remove(seqs: readonly number[]): void;
-  /** Accounts for entries another connection removed (the storage thread). */
-  noteRemoved(n: number, freed: number): void;
   /** Moves entries to the dead letters, all in one transaction. */
   deadLetter(items: readonly { entry: JournalEntry; dl: DeadLetterInput }[]): void;
   /**
@@ -169,8 +167,11 @@ export function openWriterConnection(dataDir: string): BetterSqlite3.Database {
 
 export interface JournalOptions {
   now?: () => number;
-  /** Where appends go; default: group commit on this thread (journal-append.ts). The gateway uses the append thread. */
-  appender?: Appender;
+  /**
+   * The append thread (journal-append.ts): appends, deletes and cursor updates go through it, the journal's
+   * single writer. Without it everything is written on this thread (tools, tests of the journal itself).
+   */
+  writer?: JournalWriterThread;
 }
 
 export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal {
@@ -202,8 +203,9 @@ export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal
   let rows = totals.n;
   let bytes = totals.b;
 
-  const inline = opts.appender ? undefined : inlineAppender(db);
-  const appender: Appender = opts.appender ?? (inline as Appender);
+  const writer = opts.writer;
+  const inline = writer ? undefined : inlineAppender(db);
+  const appender: Appender = writer ?? (inline as Appender);
 
   const removeRuns = journalRemover(maint);
 
@@ -226,12 +228,19 @@ export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal
       const row = getStmt.get(seq) as Row | undefined;
       return row && toEntry(row);
     },
-    noteRemoved(n, freed) {
-      rows -= n;
-      bytes -= freed;
-    },
     remove(seqs) {
       if (seqs.length === 0) return;
+      if (writer) {
+        // Counted when the writer reports it; should it fail, the entries stay and are written again later.
+        writer.remove(seqs).then(
+          ({ n, freed }) => {
+            rows -= n;
+            bytes -= freed;
+          },
+          () => undefined,
+        );
+        return;
+      }
       const { freed, n } = removeRuns(seqs);
       rows -= n;
       bytes -= freed;
@@ -298,7 +307,8 @@ export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal
       return (getCursorStmt.get(name) as { seq: number } | undefined)?.seq ?? 0;
     },
     setCursor(name, seq) {
-      setCursorStmt.run(name, seq);
+      if (writer) writer.setCursor(name, seq);
+      else setCursorStmt.run(name, seq);
     },
     close() {
       // An append thread is closed by its owner (asynchronously) before this.

@@ -14,11 +14,6 @@ import type { Journal, JournalEntry } from './journal.js';
 export interface StorageSink {
   /** Resolves when InfluxDB has confirmed every line; rejects with `{ retryable: boolean }` otherwise. */
   write(lines: readonly string[]): Promise<void>;
-  /**
-   * Optional: write, then delete `seqs` from the journal on the sink's own connection (the storage thread).
-   * Resolves with what it deleted, so the journal's counters stay exact.
-   */
-  writeAndRemove?(lines: readonly string[], seqs: readonly number[]): Promise<{ removed: number; freed: number }>;
 }
 
 export interface IngestOptions {
@@ -69,6 +64,16 @@ const RULES_CURSOR = 'rules';
  */
 const MAX_HANDOFF = 50_000;
 const READ_CHUNK = 500;
+/**
+ * Backpressure (acks wait) while more than RULES_LAG_HIGH journaled messages wait for the rules pass, until
+ * it is back under RULES_LAG_LOW. The rules pass shares the main thread with the broker; without this a
+ * burst of publishes could take all of it, and decoding — the alerts — would fall behind without bound.
+ * An InfluxDB outage never applies it: storage lag is what the journal is for.
+ */
+const RULES_LAG_HIGH = 8_000;
+const RULES_LAG_LOW = 4_000;
+/** Just-appended entries kept for the rules pass: a burst from every device at once fits (~200 B each). */
+const MAX_RECENT = 20_000;
 const MAX_BACKOFF_MS = 30_000;
 
 interface Batch {
@@ -166,9 +171,11 @@ export function createIngest(deps: IngestDeps): Ingest {
    * Entries this process just appended, so the rules pass need not read back what it wrote a moment ago
    * (the ingest benchmark measured journal reads at ~15 % of the CPU). Used only while they continue the
    * cursor without a gap; anything else — after a restart, or entries a CLI replay inserted — is read from
-   * the journal. Bounded by READ_CHUNK × 4; past that the journal is read instead.
+   * the journal. Bounded by MAX_RECENT; past that the journal is read instead.
    */
   const recent = new Map<number, JournalEntry>();
+  let lastAppended = 0;
+  const lagWaiters: (() => void)[] = [];
 
   function nextForRules(): JournalEntry[] {
     for (const seq of recent.keys()) {
@@ -192,32 +199,43 @@ export function createIngest(deps: IngestDeps): Ingest {
     setImmediate(runRules);
   }
 
+  /**
+   * One chunk per event-loop turn: between chunks the broker reads packets and writes PUBACKs. Decoding a
+   * whole burst in one go held the thread for tens of milliseconds, and every device waiting for an ack with it.
+   */
   function runRules(): void {
     rulesScheduled = false;
-    for (;;) {
-      const entries = nextForRules();
-      if (entries.length === 0) break;
-      const dead: DeadLetterItem[] = [];
-      for (const entry of entries) {
-        const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
-        if (!decoded.ok) {
-          dead.push({
-            entry,
-            reason: decoded.reason,
-            issues: decoded.issues,
-            adapterId: decoded.adapterId,
-            adapterVersion: decoded.adapterVersion,
-          });
-          continue;
-        }
-        stats.events += decoded.events.length;
-        if (deps.storage && handoff.size < MAX_HANDOFF) handoff.set(entry.seq, decoded.events.map(deps.storage.toLine));
-        bus.emit('events', decoded.events);
+    const entries = nextForRules();
+    const dead: DeadLetterItem[] = [];
+    for (const entry of entries) {
+      const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
+      if (!decoded.ok) {
+        dead.push({
+          entry,
+          reason: decoded.reason,
+          issues: decoded.issues,
+          adapterId: decoded.adapterId,
+          adapterVersion: decoded.adapterVersion,
+        });
+        continue;
       }
+      stats.events += decoded.events.length;
+      if (deps.storage && handoff.size < MAX_HANDOFF) handoff.set(entry.seq, decoded.events.map(deps.storage.toLine));
+      bus.emit('events', decoded.events);
+    }
+    if (entries.length > 0) {
       deadLetters(dead);
       rulesCursor = entries.at(-1)?.seq ?? rulesCursor;
       journal.setCursor(RULES_CURSOR, rulesCursor);
-      if (entries.length < READ_CHUNK) break;
+      // More may be waiting (in memory or in the journal): look again next turn until a pass finds nothing.
+      scheduleRules();
+    }
+    finishRules();
+  }
+
+  function finishRules(): void {
+    if (lagWaiters.length > 0 && (lastAppended - rulesCursor <= RULES_LAG_LOW || stopped)) {
+      for (const release of lagWaiters.splice(0)) release();
     }
     checkCap();
     scheduleStorage(false);
@@ -296,17 +314,10 @@ export function createIngest(deps: IngestDeps): Ingest {
     const storage = deps.storage;
     if (!storage) return;
     inFlight += 1;
-    const sink = storage.sink;
-    const written = sink.writeAndRemove
-      ? sink.writeAndRemove(batch.lines, batch.seqs).then(({ removed, freed }) => {
-          journal.noteRemoved(removed, freed);
-        })
-      : sink.write(batch.lines).then(() => {
-          journal.remove(batch.seqs);
-        });
-    written.then(
+    storage.sink.write(batch.lines).then(
       () => {
         inFlight -= 1;
+        journal.remove(batch.seqs);
         stats.pointsWritten += batch.lines.length;
         if (influxDownSince !== undefined) {
           logger.info(
@@ -414,8 +425,13 @@ export function createIngest(deps: IngestDeps): Ingest {
       };
       return journal.append(record).then((seq) => {
         stats.accepted += 1;
-        if (recent.size < READ_CHUNK * 4) recent.set(seq, { ...record, seq });
+        lastAppended = Math.max(lastAppended, seq);
+        if (recent.size < MAX_RECENT) recent.set(seq, { ...record, seq });
         scheduleRules();
+        // Backpressure: the message is durable, but while the rules pass is far behind the ack waits, so
+        // devices slow down instead of the backlog (and the alerts' delay) growing without bound.
+        if (lastAppended - rulesCursor > RULES_LAG_HIGH) return new Promise<void>((resolve) => lagWaiters.push(resolve));
+        return undefined;
       });
     },
     kick() {
@@ -424,6 +440,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     },
     async stop() {
       stopped = true;
+      for (const release of lagWaiters.splice(0)) release(); // journaled already: acking them is safe
       clearInterval(poll);
       if (storageTimer) clearTimeout(storageTimer);
       if (retryTimer) clearTimeout(retryTimer);

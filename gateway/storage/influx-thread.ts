@@ -4,36 +4,34 @@ import { workerScript } from '../process/worker-script.js';
 import type { StorageSink } from '../ingest/pipeline.js';
 import { InfluxWriteError, type InfluxWriteErrorReason, type InfluxWriterConfig } from './influx.js';
 
-// The storage thread: a worker thread that owns the InfluxDB writer and deletes journal entries once
-// InfluxDB has confirmed them, on its own SQLite connection. The main thread keeps the MQTT broker, the
-// journal appends before each PUBACK and the rules pass; batching, retries and backoff stay in the pipeline.
-// Why: the ingest benchmark found the gateway bound by its main thread with the second core partly idle,
-// and the HTTP client plus the deletes were about 11 % of that thread (BENCHMARKS.md, ingest).
+// The storage thread: a worker thread that owns the InfluxDB writer (the official client, its HTTP requests
+// and their responses). Batching, retries, backoff and the journal deletes after a confirmed write stay in
+// the pipeline. Why: the ingest benchmark found the gateway bound by its main thread with the second core
+// partly idle, and the InfluxDB client was ~6 % of that thread (BENCHMARKS.md, ingest; docs/adr/007).
 
 export interface ThreadSetup {
   config: InfluxWriterConfig;
-  dataDir: string;
   logLevel: string;
 }
-export type ThreadRequest = { op: 'write'; id: number; lines: readonly string[]; seqs: readonly number[] } | { op: 'close' };
+/** `body`: the lines joined by newlines — one string crosses the thread boundary far cheaper than an array. */
+export type ThreadRequest = { op: 'write'; id: number; body: string } | { op: 'close' };
 export type ThreadReply =
   | { op: 'ready' }
-  | { op: 'written'; id: number; removed: number; freed: number }
+  | { op: 'written'; id: number }
   | { op: 'failed'; id: number; message: string; retryable: boolean; reason: InfluxWriteErrorReason; status?: number }
   | { op: 'closed' };
 
 export interface InfluxThread extends StorageSink {
-  writeAndRemove(lines: readonly string[], seqs: readonly number[]): Promise<{ removed: number; freed: number }>;
   close(): Promise<void>;
 }
 
 interface Pending {
-  resolve: (r: { removed: number; freed: number }) => void;
+  resolve: () => void;
   reject: (e: unknown) => void;
 }
 
-export async function startInfluxThread(config: InfluxWriterConfig, opts: { dataDir: string; logger: Logger }): Promise<InfluxThread> {
-  const setup: ThreadSetup = { config, dataDir: opts.dataDir, logLevel: opts.logger.level };
+export async function startInfluxThread(config: InfluxWriterConfig, opts: { logger: Logger }): Promise<InfluxThread> {
+  const setup: ThreadSetup = { config, logLevel: opts.logger.level };
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let closing: Promise<void> | undefined;
@@ -60,7 +58,7 @@ export async function startInfluxThread(config: InfluxWriterConfig, opts: { data
           case 'written': {
             const p = pending.get(msg.id);
             pending.delete(msg.id);
-            p?.resolve({ removed: msg.removed, freed: msg.freed });
+            p?.resolve();
             return;
           }
           case 'failed': {
@@ -96,21 +94,19 @@ export async function startInfluxThread(config: InfluxWriterConfig, opts: { data
 
   await spawn();
 
-  async function send(lines: readonly string[], seqs: readonly number[]): Promise<{ removed: number; freed: number }> {
+  async function send(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
     if (closing) throw new InfluxWriteError('storage is closing', { retryable: true, reason: 'closed' });
     const w = worker ?? (await spawn());
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      w.postMessage({ op: 'write', id, lines, seqs } satisfies ThreadRequest);
+      w.postMessage({ op: 'write', id, body: lines.join('\n') } satisfies ThreadRequest);
     });
   }
 
   return {
-    async write(lines) {
-      await send(lines, []);
-    },
-    writeAndRemove: send,
+    write: send,
     close() {
       closing ??= (async () => {
         const w = worker;

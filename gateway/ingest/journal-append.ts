@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { workerScript } from '../process/worker-script.js';
-import type { JournalRecord } from './journal.js';
+import type { DeadLetterRow, JournalRecord } from './journal.js';
 
 // Appending to the journal: the one write a device's PUBACK waits for (docs/adr/006-ack-after-journal.md).
 // Group commit: every record that arrives while the previous commit is being made shares the next
@@ -128,10 +128,11 @@ export function unpackRecords(p: PackedRecords): JournalRecord[] {
   });
 }
 
-export type AppendRequest = { op: 'tx'; records: PackedRecords; removals: number[][]; cursors: [string, number][] } | { op: 'close' };
+export type AppendRequest =
+  { op: 'tx'; records: PackedRecords; removals: number[][]; deadLetters: DeadLetterRow[][]; cursors: [string, number][] } | { op: 'close' };
 export type AppendReply =
   | { op: 'ready' }
-  | { op: 'done'; seqs: number[]; removed: { n: number; freed: number }[] }
+  | { op: 'done'; seqs: number[]; removed: { n: number; freed: number }[]; deadLettered: { n: number; freed: number }[] }
   | { op: 'failed'; message: string }
   | { op: 'closed' };
 
@@ -139,12 +140,14 @@ export type AppendReply =
 export interface JournalWriterThread extends Appender {
   /** Deletes entries (InfluxDB confirmed them) in the next transaction; resolves with what went. */
   remove(seqs: readonly number[]): Promise<{ n: number; freed: number }>;
+  /** Moves entries to the dead letters in the next transaction; resolves with what left the journal. */
+  deadLetter(rows: readonly DeadLetterRow[]): Promise<{ n: number; freed: number }>;
   /** Persists a cursor in the next transaction (the latest value per name wins). */
   setCursor(name: string, seq: number): void;
 }
 
-interface Removal {
-  seqs: number[];
+interface Removal<T> {
+  items: T[];
   resolve: (r: { n: number; freed: number }) => void;
   reject: (e: unknown) => void;
 }
@@ -160,17 +163,22 @@ export async function startAppendThread(dataDir: string, logger: Logger): Promis
   let worker: Worker | undefined;
   let starting: Promise<Worker> | undefined;
   let queued: Waiting[] = [];
-  let removals: Removal[] = [];
+  let removals: Removal<number>[] = [];
+  let moves: Removal<DeadLetterRow>[] = [];
   let cursors = new Map<string, number>();
-  let outstanding: { appends: Waiting[]; removals: Removal[] } | undefined;
+  let outstanding: { appends: Waiting[]; removals: Removal<number>[]; moves: Removal<DeadLetterRow>[] } | undefined;
   let closing: Promise<void> | undefined;
   let drained: (() => void) | undefined;
   let scheduled = false;
 
-  function fail(o: { appends: readonly Waiting[]; removals: readonly Removal[] }, message: string): void {
+  function fail(
+    o: { appends: readonly Waiting[]; removals: readonly Removal<number>[]; moves: readonly Removal<DeadLetterRow>[] },
+    message: string,
+  ): void {
     const err = new Error(message);
     for (const i of o.appends) i.reject(err);
     for (const r of o.removals) r.reject(err);
+    for (const m of o.moves) m.reject(err);
   }
 
   function spawn(): Promise<Worker> {
@@ -189,6 +197,7 @@ export async function startAppendThread(dataDir: string, logger: Logger): Promis
             if (o) {
               for (const [k, i] of o.appends.entries()) i.resolve(msg.seqs[k] ?? 0);
               for (const [k, r] of o.removals.entries()) r.resolve(msg.removed[k] ?? { n: 0, freed: 0 });
+              for (const [k, m] of o.moves.entries()) m.resolve(msg.deadLettered[k] ?? { n: 0, freed: 0 });
             }
             send();
             return;
@@ -219,9 +228,10 @@ export async function startAppendThread(dataDir: string, logger: Logger): Promis
           reject(new Error(`journal append thread exited with code ${code}`));
           if (pendingWork()) void spawn().catch(() => undefined);
         } else {
-          fail({ appends: queued, removals }, 'journal is closed');
+          fail({ appends: queued, removals, moves }, 'journal is closed');
           queued = [];
           removals = [];
+          moves = [];
           drained?.();
         }
       });
@@ -229,7 +239,7 @@ export async function startAppendThread(dataDir: string, logger: Logger): Promis
     return starting;
   }
 
-  const pendingWork = (): boolean => queued.length > 0 || removals.length > 0 || cursors.size > 0;
+  const pendingWork = (): boolean => queued.length > 0 || removals.length > 0 || moves.length > 0 || cursors.size > 0;
 
   function send(): void {
     scheduled = false;
@@ -242,15 +252,17 @@ export async function startAppendThread(dataDir: string, logger: Logger): Promis
       void spawn().catch(() => undefined);
       return;
     }
-    outstanding = { appends: queued, removals };
+    outstanding = { appends: queued, removals, moves };
     const request: AppendRequest = {
       op: 'tx',
       records: packRecords(queued.map((i) => i.record)),
-      removals: removals.map((r) => r.seqs),
+      removals: removals.map((r) => r.items),
+      deadLetters: moves.map((m) => m.items),
       cursors: [...cursors],
     };
     queued = [];
     removals = [];
+    moves = [];
     cursors = new Map();
     worker.postMessage(request);
   }
@@ -275,7 +287,14 @@ export async function startAppendThread(dataDir: string, logger: Logger): Promis
     remove(seqs) {
       if (closing) return Promise.reject(new Error('journal is closed'));
       return new Promise((resolve, reject) => {
-        removals.push({ seqs: [...seqs], resolve, reject });
+        removals.push({ items: [...seqs], resolve, reject });
+        schedule();
+      });
+    },
+    deadLetter(rows) {
+      if (closing) return Promise.reject(new Error('journal is closed'));
+      return new Promise((resolve, reject) => {
+        moves.push({ items: [...rows], resolve, reject });
         schedule();
       });
     },

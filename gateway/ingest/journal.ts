@@ -145,6 +145,79 @@ export function journalRemover(conn: BetterSqlite3.Database): (seqs: readonly nu
   });
 }
 
+/** A dead letter as stored: plain values, so it can cross to the writer thread. */
+export interface DeadLetterRow {
+  seq: number;
+  receivedAt: number;
+  principalKind: PrincipalKind;
+  principalId: string;
+  subtopic: string;
+  qos: number;
+  reason: string;
+  /** JSON of the adapter's issues. */
+  issues: string;
+  adapterId: string | null;
+  adapterVersion: number | null;
+  /** The first DEAD_LETTER_MAX_BYTES of the payload. */
+  payload: Uint8Array;
+  payloadBytes: number;
+  createdAt: number;
+}
+
+export function deadLetterRow(e: JournalEntry, dl: DeadLetterInput, createdAt: number): DeadLetterRow {
+  return {
+    seq: e.seq,
+    receivedAt: e.receivedAt,
+    principalKind: e.principalKind,
+    principalId: e.principalId,
+    subtopic: e.subtopic,
+    qos: e.qos,
+    reason: dl.reason,
+    issues: JSON.stringify(dl.issues ?? []),
+    adapterId: dl.adapterId,
+    adapterVersion: dl.adapterVersion,
+    payload: e.payload.subarray(0, DEAD_LETTER_MAX_BYTES),
+    payloadBytes: e.payload.length,
+    createdAt,
+  };
+}
+
+/** Moves entries to the dead letters on `conn`, in one transaction; returns the journal rows and bytes freed. */
+export function deadLetterMover(conn: BetterSqlite3.Database): (rows: readonly DeadLetterRow[]) => { n: number; freed: number } {
+  const insertDead = conn.prepare(
+    `INSERT INTO dead_letters (journal_seq, received_at, principal_kind, principal_id, subtopic, qos, reason, issues, adapter_id,
+       adapter_version, payload, payload_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const deleteStmt = conn.prepare('DELETE FROM journal WHERE seq = ?');
+  return conn.transaction((rows: readonly DeadLetterRow[]) => {
+    let n = 0;
+    let freed = 0;
+    for (const r of rows) {
+      const payload = Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
+      insertDead.run(
+        r.seq,
+        r.receivedAt,
+        r.principalKind,
+        r.principalId,
+        r.subtopic,
+        r.qos,
+        r.reason,
+        r.issues,
+        r.adapterId,
+        r.adapterVersion,
+        payload,
+        r.payloadBytes,
+        r.createdAt,
+      );
+      if (deleteStmt.run(r.seq).changes > 0) {
+        n += 1;
+        freed += r.payloadBytes;
+      }
+    }
+    return { n, freed };
+  });
+}
+
 /** A connection for bookkeeping: no fsync per commit (see openJournal). */
 export function openMaintenanceConnection(dataDir: string): BetterSqlite3.Database {
   const conn = new BetterSqlite3(journalPath(dataDir));
@@ -186,16 +259,12 @@ export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal
   const readAfterStmt = db.prepare(
     'SELECT seq, received_at, principal_kind, principal_id, subtopic, qos, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?',
   );
-  const deleteStmt = maint.prepare('DELETE FROM journal WHERE seq = ?');
   const seqsStmt = db.prepare('SELECT seq FROM journal WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').pluck();
   const readRangeStmt = db.prepare(
     'SELECT seq, received_at, principal_kind, principal_id, subtopic, qos, payload FROM journal WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
   );
   const getStmt = db.prepare('SELECT seq, received_at, principal_kind, principal_id, subtopic, qos, payload FROM journal WHERE seq = ?');
-  const insertDead = maint.prepare(
-    `INSERT INTO dead_letters (journal_seq, received_at, principal_kind, principal_id, subtopic, qos, reason, issues, adapter_id,
-       adapter_version, payload, payload_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const moveDead = deadLetterMover(maint);
   const getCursorStmt = db.prepare('SELECT seq FROM cursors WHERE name = ?');
   const setCursorStmt = maint.prepare('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq');
 
@@ -245,40 +314,23 @@ export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal
       rows -= n;
       bytes -= freed;
     },
-    deadLetter: (() => {
-      const move = maint.transaction((items: readonly { entry: JournalEntry; dl: DeadLetterInput }[]) => {
-        let n = 0;
-        let freed = 0;
-        for (const { entry: e, dl } of items) {
-          insertDead.run(
-            e.seq,
-            e.receivedAt,
-            e.principalKind,
-            e.principalId,
-            e.subtopic,
-            e.qos,
-            dl.reason,
-            JSON.stringify(dl.issues ?? []),
-            dl.adapterId,
-            dl.adapterVersion,
-            e.payload.subarray(0, DEAD_LETTER_MAX_BYTES),
-            e.payload.length,
-            now(),
-          );
-          if (deleteStmt.run(e.seq).changes > 0) {
-            n += 1;
-            freed += e.payload.length;
-          }
-        }
-        return { n, freed };
-      });
-      return (items: readonly { entry: JournalEntry; dl: DeadLetterInput }[]) => {
-        if (items.length === 0) return;
-        const { n, freed } = move(items);
-        rows -= n;
-        bytes -= freed;
-      };
-    })(),
+    deadLetter(items) {
+      if (items.length === 0) return;
+      const rowsToMove = items.map(({ entry: e, dl }) => deadLetterRow(e, dl, now()));
+      if (writer) {
+        writer.deadLetter(rowsToMove).then(
+          ({ n, freed }) => {
+            rows -= n;
+            bytes -= freed;
+          },
+          () => undefined, // the entries stay in the journal; the rules pass will not see them again until a restart
+        );
+        return;
+      }
+      const { n, freed } = moveDead(rowsToMove);
+      rows -= n;
+      bytes -= freed;
+    },
     dropOldestTelemetry(target, upTo, isTelemetry) {
       let dropped = 0;
       let after = 0;

@@ -70,6 +70,29 @@ describe('journal append thread', () => {
     expect(j.getCursor('rules')).toBe(seqs[5]);
   });
 
+  it('dead-letter moves go through the writer: the entry leaves the journal with its bytes, reason and issues kept', async () => {
+    const { journal: j } = await open();
+    const seqs = await Promise.all(Array.from({ length: 3 }, (_, i) => j.append(record(i))));
+    const [entry] = j.readAfter((seqs[0] ?? 0) - 1, 1);
+    if (!entry) throw new Error('entry missing');
+    j.deadLetter([
+      { entry, dl: { reason: 'invalid_payload', issues: [{ path: ['i'], message: 'bad' }], adapterId: 'tryggheim', adapterVersion: 1 } },
+    ]);
+    await j.append(record(50));
+    await sleep(10);
+    expect(j.readAfter(0, 100).map((e) => e.seq)).not.toContain(entry.seq);
+    expect(j.count()).toBe(3);
+    const dead = j.db.prepare('SELECT journal_seq, reason, issues, payload FROM dead_letters').all() as {
+      journal_seq: number;
+      reason: string;
+      issues: string;
+      payload: Buffer;
+    }[];
+    expect(dead).toEqual([
+      { journal_seq: entry.seq, reason: 'invalid_payload', issues: '[{"path":["i"],"message":"bad"}]', payload: entry.payload },
+    ]);
+  });
+
   it('close() commits what is queued; a journal opened afterwards sees it', async () => {
     const { journal: j, writer: w, dir: d } = await open();
     const pending = Array.from({ length: 20 }, (_, i) => j.append(record(i)));

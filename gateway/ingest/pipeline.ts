@@ -5,6 +5,7 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { decodeEntry, isTelemetryOnly, type DeadLetterReason, type Resolver } from './decode.js';
 import type { Journal, JournalEntry } from './journal.js';
+import { createStoragePass } from './storage-pass.js';
 
 // raw message → journal (fsynced, before the ack) → decode → events on the bus (rules) → InfluxDB → journal
 // entry removed. Two passes over the journal, each with its own cursor, so an InfluxDB outage never delays
@@ -57,12 +58,14 @@ export interface IngestDeps {
 }
 
 const RULES_CURSOR = 'rules';
-/**
- * Lines the rules pass already built, handed to the storage pass so a message is decoded once in the normal
- * case (the ingest benchmark measured decoding at two thirds of the CPU per message). Bounded: past it, and
- * after a restart, the storage pass decodes the journal entry again (adapters are pure, so the lines are equal).
- */
-const MAX_HANDOFF = 50_000;
+
+export interface DeadLetterItem {
+  entry: JournalEntry;
+  reason: DeadLetterReason;
+  issues: unknown;
+  adapterId: string | null;
+  adapterVersion: number | null;
+}
 const READ_CHUNK = 500;
 /**
  * Backpressure (acks wait) while more than RULES_LAG_HIGH journaled messages wait for the rules pass, until
@@ -74,13 +77,6 @@ const RULES_LAG_HIGH = 8_000;
 const RULES_LAG_LOW = 4_000;
 /** Just-appended entries kept for the rules pass: a burst from every device at once fits (~200 B each). */
 const MAX_RECENT = 20_000;
-const MAX_BACKOFF_MS = 30_000;
-
-interface Batch {
-  seqs: number[];
-  lines: string[];
-  attempts: number;
-}
 
 export function createIngest(deps: IngestDeps): Ingest {
   const { journal, resolver, bus, logger, now, options } = deps;
@@ -106,25 +102,10 @@ export function createIngest(deps: IngestDeps): Ingest {
   };
 
   let rulesCursor = journal.getCursor(RULES_CURSOR);
-  let storeCursor = 0; // InfluxDB writes are idempotent: after a restart, everything still journaled is written again
   let stopped = false;
   let rulesScheduled = false;
-  let storageTimer: NodeJS.Timeout | undefined;
-  let inFlight = 0;
-  const retries: Batch[] = [];
-  let retryTimer: NodeJS.Timeout | undefined;
   const idle: (() => void)[] = [];
   let journalState: 'ok' | 'near_cap' | 'over_cap' = 'ok';
-  const handoff = new Map<number, string[]>();
-  let influxDownSince: number | undefined;
-
-  interface DeadLetterItem {
-    entry: JournalEntry;
-    reason: DeadLetterReason;
-    issues: unknown;
-    adapterId: string | null;
-    adapterVersion: number | null;
-  }
 
   /** One transaction for a whole chunk: a flood of bad payloads must not cost an fsync each. */
   function deadLetters(items: readonly DeadLetterItem[]): void {
@@ -220,7 +201,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         continue;
       }
       stats.events += decoded.events.length;
-      if (deps.storage && handoff.size < MAX_HANDOFF) handoff.set(entry.seq, decoded.events.map(deps.storage.toLine));
+      storagePass?.handOff(entry.seq, decoded.events);
       bus.emit('events', decoded.events);
     }
     if (entries.length > 0) {
@@ -242,164 +223,28 @@ export function createIngest(deps: IngestDeps): Ingest {
     settleIdle();
   }
 
-  // ── storage pass ─────────────────────────────────────────────────────────────────────────────────────
-  function scheduleStorage(now_: boolean): void {
-    if (!deps.storage || stopped) return;
-    if (now_) {
-      if (storageTimer) clearTimeout(storageTimer);
-      storageTimer = undefined;
-      setImmediate(runStorage);
-      return;
-    }
-    storageTimer ??= setTimeout(() => {
-      storageTimer = undefined;
-      runStorage();
-    }, options.flushIntervalMs);
-  }
-
-  /** The next batch of lines for entries the rules pass has handled, or undefined when there is none. */
-  function nextBatch(): Batch | undefined {
-    const seqs: number[] = [];
-    const lines: string[] = [];
-    const toLine = deps.storage?.toLine;
-    if (!toLine) return undefined;
-    while (lines.length < options.batchSize) {
-      const next = journal.seqsBetween(storeCursor, rulesCursor, READ_CHUNK);
-      if (next.length === 0) break;
-      for (const seq of next) {
-        if (lines.length >= options.batchSize) break;
-        storeCursor = seq;
-        const ready = handoff.get(seq);
-        if (ready) {
-          handoff.delete(seq);
-          seqs.push(seq);
-          lines.push(...ready);
-          continue;
-        }
-        const entry = journal.get(seq);
-        if (!entry) continue;
-        const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
-        if (!decoded.ok) continue; // dead-lettered by the rules pass
-        seqs.push(seq);
-        for (const e of decoded.events) lines.push(toLine(e));
-      }
-    }
-    // Hand-offs for entries that left the journal without being written (dropped past the cap) sit at the
-    // front of the map (insertion order = journal order): forget them.
-    for (const seq of handoff.keys()) {
-      if (seq > storeCursor) break;
-      handoff.delete(seq);
-    }
-    return seqs.length > 0 ? { seqs, lines, attempts: 0 } : undefined;
-  }
-
-  function runStorage(): void {
-    if (!deps.storage || stopped) return;
-    while (inFlight < options.maxInFlight) {
-      // A failed batch goes first, so memory stays bounded by maxInFlight batches during an outage.
-      if (retries.length > 0) {
-        if (retryTimer !== undefined) break;
-        const b = retries.shift();
-        if (b) send(b);
-        continue;
-      }
-      const batch = nextBatch();
-      if (!batch) break;
-      send(batch);
-    }
-    settleIdle();
-  }
-
-  function send(batch: Batch): void {
-    const storage = deps.storage;
-    if (!storage) return;
-    inFlight += 1;
-    storage.sink.write(batch.lines).then(
-      () => {
-        inFlight -= 1;
-        journal.remove(batch.seqs);
-        stats.pointsWritten += batch.lines.length;
-        if (influxDownSince !== undefined) {
-          logger.info(
-            { event: 'gateway.health', check: 'influx', state: 'ok', downForMs: now() - influxDownSince },
-            'InfluxDB writes succeed again',
-          );
-          bus.emit('gateway-health', { check: 'influx', state: 'ok', detail: {}, at: new Date(now()) });
-          influxDownSince = undefined;
-        }
-        checkCap();
-        if (!stopped) runStorage();
-      },
-      (err: unknown) => {
-        inFlight -= 1;
-        stats.writeFailures += 1;
-        const retryable = (err as { retryable?: boolean }).retryable !== false;
-        if (retryable) {
-          batch.attempts += 1;
-          if (influxDownSince === undefined) {
-            influxDownSince = now();
-            logger.warn(
-              { event: 'gateway.health', check: 'influx', state: 'unreachable', err },
-              'InfluxDB write failed; the journal keeps the data',
-            );
-            bus.emit('gateway-health', { check: 'influx', state: 'unreachable', detail: { message: String(err) }, at: new Date(now()) });
-          }
-          retries.push(batch);
-          const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(batch.attempts, 8));
-          retryTimer ??= setTimeout(() => {
-            retryTimer = undefined;
-            runStorage();
-          }, delay);
-        } else {
-          isolate(batch, err);
-        }
-        settleIdle();
-      },
-    );
-  }
-
-  /** A non-retryable refusal (e.g. a field type conflict): write entry by entry, dead-letter the ones refused. */
-  function isolate(batch: Batch, err: unknown): void {
-    logger.error(
-      { event: 'ingest.storage_rejected', entries: batch.seqs.length, err },
-      'InfluxDB refused a batch: isolating the bad entries',
-    );
-    const storage = deps.storage;
-    if (!storage) return;
-    inFlight += 1;
-    void (async () => {
-      for (const seq of batch.seqs) {
-        const entry = journal.get(seq);
-        if (!entry) continue;
-        const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
-        if (!decoded.ok) continue;
-        try {
-          await storage.sink.write(decoded.events.map((e) => storage.toLine(e)));
-          journal.remove([seq]);
-          stats.pointsWritten += decoded.events.length;
-        } catch (e) {
-          if ((e as { retryable?: boolean }).retryable === false) {
-            deadLetters([
-              {
-                entry,
-                reason: 'storage_rejected',
-                issues: [{ path: [], code: 'storage_rejected', message: String(e).slice(0, 500) }],
-                adapterId: decoded.adapter.id,
-                adapterVersion: decoded.adapter.version,
-              },
-            ]);
-          } else {
-            retries.push({ seqs: [seq], lines: decoded.events.map((ev) => storage.toLine(ev)), attempts: 1 });
-          }
-        }
-      }
-      inFlight -= 1;
-      if (!stopped) runStorage();
-    })();
+  const storagePass = deps.storage
+    ? createStoragePass({
+        journal,
+        resolver,
+        bus,
+        logger,
+        now,
+        storage: deps.storage,
+        options,
+        stats,
+        rulesCursor: () => rulesCursor,
+        deadLetters,
+        afterWrite: checkCap,
+        onIdle: settleIdle,
+      })
+    : undefined;
+  function scheduleStorage(soon: boolean): void {
+    if (!stopped) storagePass?.schedule(soon);
   }
 
   function settleIdle(): void {
-    if (inFlight > 0 || rulesScheduled) return;
+    if ((storagePass?.inFlight() ?? 0) > 0 || rulesScheduled) return;
     for (const f of idle.splice(0)) f();
   }
 
@@ -442,9 +287,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       stopped = true;
       for (const release of lagWaiters.splice(0)) release(); // journaled already: acking them is safe
       clearInterval(poll);
-      if (storageTimer) clearTimeout(storageTimer);
-      if (retryTimer) clearTimeout(retryTimer);
-      if (inFlight > 0) await new Promise<void>((resolve) => idle.push(resolve));
+      storagePass?.stop();
+      if ((storagePass?.inFlight() ?? 0) > 0) await new Promise<void>((resolve) => idle.push(resolve));
     },
   };
 }

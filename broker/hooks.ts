@@ -232,6 +232,13 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
         done(null, null); // SUBACK 0x80 for this filter [MQTT-3.9.3]
         return;
       }
+      if (principal.kind === 'observer') {
+        // An observer reads other devices' traffic (health data): who read what is part of the audit trail.
+        logger.info(
+          { event: 'security.observer_subscribed', deviceId: principal.id, remote: st?.remote, filter: sub.topic },
+          'observer subscribed to device traffic',
+        );
+      }
       done(null, sub);
     },
 

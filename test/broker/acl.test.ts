@@ -213,7 +213,9 @@ describe('ACL over MQTT', () => {
   });
 
   it('an observer reads device and bridge traffic but not down, and its publish closes its connection', async () => {
-    broker = await startTestBroker({ authenticator: auth });
+    const logged: object[] = [];
+    const capture = { info: (o: object) => void logged.push(o), warn: () => undefined, error: () => undefined, debug: () => undefined };
+    broker = await startTestBroker({ authenticator: auth, deps: { logger: capture } });
     const observer = await connectAs('obs-01');
     const got = collect(observer);
     const granted = await subscribeCodes(observer, {
@@ -233,6 +235,11 @@ describe('ACL over MQTT', () => {
     );
     await sleep(150);
     expect(got).toEqual([`${up('d-0001')} reading`, 'tryggheim/v1/bridges/hub-01/0x01 {"occupancy":true}']);
+    // Who read which device traffic is audited, one line per granted filter.
+    expect(logged.filter((o) => (o as { event?: string }).event === 'security.observer_subscribed')).toEqual([
+      expect.objectContaining({ deviceId: 'obs-01', filter: 'tryggheim/v1/devices/+/up' }),
+      expect.objectContaining({ deviceId: 'obs-01', filter: 'tryggheim/v1/bridges/#' }),
+    ]);
 
     const closed = new Promise<void>((r) => observer.once('close', () => r()));
     observer.publish(up('d-0001'), 'forged', { qos: 1 });

@@ -12,8 +12,14 @@ const files = readdirSync(dir)
   .sort();
 
 describe('shipped scenarios', () => {
-  it('ship a normal day, the busy district and one scenario per incident type', () => {
-    expect(files).toEqual([...['busy-district', 'normal-day', ...INCIDENT_TYPES].sort()].map((n) => `${n}.yaml`));
+  it('ship a normal day, the busy district, one scenario per incident type and the load-test fleet', () => {
+    expect(files).toEqual([...['busy-district', 'load-1000', 'normal-day', ...INCIDENT_TYPES].sort()].map((n) => `${n}.yaml`));
+  });
+
+  it('load-1000: 1,000 native sensors, the clients `tryggheim sim load` publishes native measurements as', () => {
+    const fleet = expandFleet(loadScenario(`${dir}load-1000.yaml`));
+    expect(fleet).toHaveLength(1000);
+    expect(new Set(fleet.map((d) => `${d.kind} ${d.format}`))).toEqual(new Set(['sensor tryggheim']));
   });
 
   it.each(files)('%s loads, expands, and every device speaks a format its model knows', (file) => {
@@ -30,15 +36,18 @@ describe('shipped scenarios', () => {
     }
   });
 
-  it.each(files.filter((f) => f !== 'busy-district.yaml'))('%s has a transcript that anchors on its incidents', (file) => {
-    const path = transcriptPathFor(dir + file);
-    expect(existsSync(path)).toBe(true);
-    const s = loadScenario(dir + file);
-    const expected = loadTranscript(path, s);
-    if (file === 'normal-day.yaml') expect(expected).toEqual([]);
-    else expect(expected.length).toBeGreaterThan(0);
-    for (const e of expected) expect(e.deadline).toBeLessThanOrEqual(s.end);
-  });
+  it.each(files.filter((f) => f !== 'busy-district.yaml' && f !== 'load-1000.yaml'))(
+    '%s has a transcript that anchors on its incidents',
+    (file) => {
+      const path = transcriptPathFor(dir + file);
+      expect(existsSync(path)).toBe(true);
+      const s = loadScenario(dir + file);
+      const expected = loadTranscript(path, s);
+      if (file === 'normal-day.yaml') expect(expected).toEqual([]);
+      else expect(expected.length).toBeGreaterThan(0);
+      for (const e of expected) expect(e.deadline).toBeLessThanOrEqual(s.end);
+    },
+  );
 
   it('normal-day: 20 homes, 24 hours, no incidents', () => {
     const s = loadScenario(`${dir}normal-day.yaml`);

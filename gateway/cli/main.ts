@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { maskSecrets } from '../config/load.js';
+import { registerCareCommands } from './care.js';
 import { createCliContext, reportConfigError, type CliContext } from './context.js';
 import { registerDeadLetterCommands } from './deadletters.js';
 import { registerDemoCommand } from './demo.js';
@@ -39,6 +40,7 @@ export function buildProgram(ctx?: CliContext): Command {
 
   registerDeviceCommands(program, context);
   registerHomeCommands(program, context);
+  registerCareCommands(program, context);
   registerDeadLetterCommands(program, context);
   registerDemoCommand(program, context);
   registerSimCommands(program, context);

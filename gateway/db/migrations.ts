@@ -11,6 +11,10 @@
  *   "other kinds of table schema changes"), which needs `PRAGMA foreign_keys = OFF` outside the transaction:
  *   such a migration sets `rebuildsTables`, and the runner runs `PRAGMA foreign_key_check` before committing.
  */
+import { ALERTS_MIGRATION } from '../alerts/migration.js';
+import { CARE_MIGRATION } from '../care/migration.js';
+import { RULES_MIGRATION } from '../rules/migration.js';
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -100,4 +104,8 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE devices_v2 RENAME TO devices;
     `,
   },
+  // Each module's own tables, in the module (one file each, so they can be written side by side).
+  CARE_MIGRATION,
+  ALERTS_MIGRATION,
+  RULES_MIGRATION,
 ];

@@ -16,6 +16,8 @@ import { createEventBus, type EventBus } from './events.js';
 import { buildApp } from './http/app.js';
 import { startHttpServer, type HttpServerHandle } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
+import { startAlerting, type Alerting } from './alerting.js';
+import { systemClock, type GatewayClock } from './clock.js';
 import { createMetrics } from './metrics.js';
 
 // The composition root: the only place that knows every part. Start order is database → broker → HTTP, so
@@ -30,13 +32,16 @@ export interface Gateway {
   readonly events: EventBus;
   readonly journal: Journal;
   readonly ingest: Ingest;
+  readonly alerting: Alerting;
+  readonly clock: GatewayClock;
   readonly http: { address: AddressInfo };
   close(): Promise<void>;
 }
 
 export interface GatewayOptions {
   logger?: Logger;
-  now?: () => number;
+  /** The gateway's time and deadline timers (tests and simulations share a virtual clock); default the system's. */
+  clock?: GatewayClock;
   /** Where confirmed points go; without it, messages stay in the journal (bounded by its cap). */
   storage?: { sink: StorageSink; toLine: (e: CanonicalEvent) => string };
 }
@@ -47,13 +52,17 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   mkdirSync(dataDir, { recursive: true });
 
   const db = openDatabase(databasePath(dataDir));
-  const now = opts.now ?? Date.now;
+  const clock = opts.clock ?? systemClock();
+  const now = (): number => clock.now();
   // The registry dates assignments with the gateway's clock, so a simulation on a shared virtual clock
   // assigns its devices from the simulated start and home look-ups at receive time agree.
   const registry = createDeviceRegistry({ db, now: () => new Date(now()) });
   const events = createEventBus((event, err) => {
     logger.error({ event: 'gateway.listener_error', on: event, err }, 'event listener failed');
   });
+
+  // Rules and alerts listen on the bus before anything can emit on it (the ingest replays its journal).
+  const alerting = startAlerting({ db, clock, registry, bus: events, logger });
 
   // The journal's writes — appends (what each PUBACK waits for), deletes after InfluxDB confirmed, cursors —
   // go through the append thread, its single writer, so the broker's thread never waits for the disk.
@@ -101,7 +110,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       accept: (message) => ingest.accept(message),
       onDeviceStatus: ({ principal, status, retained }) => {
         logger.info({ event: 'device.status', deviceId: principal.id, kind: principal.kind, status, retained }, 'device status');
-        events.emit('device-status', { principal, status, retained, at: new Date() });
+        events.emit('device-status', { principal, status, retained, at: new Date(now()) });
       },
     });
     const brokerRef = broker;
@@ -110,9 +119,15 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       logger,
       metrics,
       readiness: () => ({ broker: brokerRef.isListening(), database: db.open }),
+      alerts: {
+        hub: alerting.hub,
+        listOpen: (scope) => alerting.listOpen(scope),
+        authorize: (authorization) => Promise.resolve(serviceAccountScope(registry, authorization)),
+      },
     });
     http = await startHttpServer(app, config.http);
   } catch (err) {
+    await alerting.close();
     await broker?.close();
     await ingest.stop();
     await influx?.close();
@@ -142,10 +157,13 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     events,
     journal,
     ingest,
+    alerting,
+    clock,
     http: { address: httpHandle.address },
     close() {
       closing ??= (async () => {
         await httpHandle.close();
+        await alerting.close();
         await brokerHandle.close();
         await ingest.stop();
         await influx?.close();
@@ -158,4 +176,20 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       return closing;
     },
   };
+}
+
+/**
+ * Who may read which team's alerts over HTTP: a service account (HTTP Basic, its id and secret), for its own
+ * team. Issue 6 adds nurses' sessions. Failures are not told apart, as on the MQTT side.
+ */
+function serviceAccountScope(registry: DeviceRegistry, authorization: string | undefined): { teams: readonly string[] } | undefined {
+  const m = /^Basic ([A-Za-z0-9+/=]{1,512})$/.exec(authorization ?? '');
+  if (m?.[1] === undefined) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  const result = registry.authenticate(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
+  if (!result.ok) return undefined;
+  const principal = result.principal as { kind: string; teamId?: unknown };
+  return principal.kind === 'service' && typeof principal.teamId === 'string' ? { teams: [principal.teamId] } : undefined;
 }

@@ -11,6 +11,8 @@ export const RULE_IDS = [
   'door-left-open',
   'door-night',
   'door-forced',
+  /** Unlocked with no planned visit (only for homes with a visit plan). */
+  'door-unplanned',
   'failed-attempts',
   'bed-exit-night',
   'fall',

@@ -151,6 +151,10 @@ export function createSqliteAlertSql(db: Database) {
        WHERE NOT EXISTS (SELECT 1 FROM alert_outbox_deliveries d WHERE d.channel = @channel AND d.outbox_id = o.id)
        ORDER BY o.id LIMIT @limit`,
     ),
+    since: db.prepare<{ after: number; limit: number }, OutboxRow>(
+      'SELECT o.id, o.created_at, o.payload FROM alert_outbox o WHERE o.id > @after ORDER BY o.id LIMIT @limit',
+    ),
+    lastOutboxId: db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM alert_outbox'),
     markDelivered: db.prepare('INSERT OR IGNORE INTO alert_outbox_deliveries (channel, outbox_id, delivered_at) VALUES (?, ?, ?)'),
   };
 
@@ -208,10 +212,14 @@ export function createSqliteAlertSql(db: Database) {
       s.insertOutbox.run(transition.id, alert.teamId, transition.severity, createdAt, JSON.stringify({ transition, alert }));
     },
     pending(channel: string, limit: number): OutboxEntry[] {
-      return s.pending.all({ channel, limit }).map((row) => {
-        const payload = JSON.parse(row.payload) as { transition: AlertTransition; alert: Alert };
-        return { id: row.id, teamId: payload.alert.teamId, severity: payload.transition.severity, createdAt: row.created_at, ...payload };
-      });
+      return s.pending.all({ channel, limit }).map(toOutboxEntry);
+    },
+    /** Entries after an id, oldest first, whoever has delivered them (live streams resume from an id). */
+    since(after: number, limit: number): OutboxEntry[] {
+      return s.since.all({ after, limit }).map(toOutboxEntry);
+    },
+    lastOutboxId(): number {
+      return s.lastOutboxId.get()?.id ?? 0;
     },
     /** Returns how many were newly marked (already-delivered ids are ignored: delivery may be retried). */
     markDelivered(channel: string, id: number, at: string): number {
@@ -277,4 +285,9 @@ function toTransition(row: TransitionRow): AlertTransition {
     severity: row.severity as Severity,
     detail: JSON.parse(row.detail) as TransitionDetail,
   };
+}
+
+function toOutboxEntry(row: OutboxRow): OutboxEntry {
+  const payload = JSON.parse(row.payload) as { transition: AlertTransition; alert: Alert };
+  return { id: row.id, teamId: payload.alert.teamId, severity: payload.transition.severity, createdAt: row.created_at, ...payload };
 }

@@ -280,6 +280,16 @@ export function createAlertStore(deps: AlertStoreDeps) {
       return guard('reading the outbox', () => sql.pending(ch, limit));
     },
 
+    /** Entries with an id above `after`, oldest first, for every channel (SSE resumes from Last-Event-ID). */
+    outboxSince: (after: number, limit = 1000): OutboxEntry[] => {
+      if (!Number.isSafeInteger(after) || after < 0) fail('TRY_ERR_ALERT_INVALID_INPUT', 'after must be a non-negative integer');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) fail('TRY_ERR_ALERT_INVALID_INPUT', 'limit must be 1–10000');
+      return guard('reading the outbox', () => sql.since(after, limit));
+    },
+
+    /** The newest outbox id (0 when empty): where a live stream without Last-Event-ID starts. */
+    lastOutboxId: (): number => guard('reading the outbox', () => sql.lastOutboxId()),
+
     /**
      * Call only after the receiver confirmed (telegraf: ack after delivery). Idempotent; returns how many were
      * newly marked. An id that is not in the outbox is a caller bug and refuses the whole batch.

@@ -158,7 +158,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       }
       const clock = district?.clock;
       await runUntilSignal(
-        () => startDemoGateway(config, ctx, clock ? { now: () => clock.now() } : {}),
+        () => startDemoGateway(config, ctx, clock ? { clock } : {}),
         ctx,
         (gw) => {
           for (const line of demoInstructions(gw, provisionDemo(gw))) ctx.out(line);

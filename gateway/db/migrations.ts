@@ -13,6 +13,7 @@
  */
 import { ALERTS_MIGRATION } from '../alerts/migration.js';
 import { CARE_MIGRATION } from '../care/migration.js';
+import { CARE_REVISION_MIGRATION } from '../care/revision-migration.js';
 import { RULES_MIGRATION } from '../rules/migration.js';
 
 export interface Migration {
@@ -108,4 +109,5 @@ export const MIGRATIONS: readonly Migration[] = [
   CARE_MIGRATION,
   ALERTS_MIGRATION,
   RULES_MIGRATION,
+  CARE_REVISION_MIGRATION,
 ];

@@ -1,9 +1,23 @@
-import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  fastify,
+  LogController,
+  type FastifyPluginAsync,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import fastifySseModule, { type SSEPluginOptions } from '@fastify/sse';
+import { alertRoutes, type AlertRoutesOptions } from './alert-routes.js';
 import { errorBody, mapError } from './errors.js';
 import { opsRoutes, type OpsRoutesOptions } from './ops-routes.js';
+
+// @fastify/sse is CommonJS: at run time the default import is its module.exports, the fastify-plugin-wrapped
+// plugin (what must be registered so its reply decorator reaches our routes); its typings call that the module.
+const fastifySse = fastifySseModule as unknown as FastifyPluginAsync<SSEPluginOptions>;
 
 export type HttpApp = FastifyInstance<
   RawServerDefault,
@@ -16,6 +30,8 @@ export type HttpApp = FastifyInstance<
 export interface HttpAppDeps extends OpsRoutesOptions {
   /** The gateway logger, or false for none (tests). */
   logger: Logger | false;
+  /** The alert list and live stream; absent in tests of the ops routes alone. */
+  alerts?: AlertRoutesOptions;
 }
 
 /**
@@ -45,6 +61,11 @@ export function buildApp(deps: HttpAppDeps): HttpApp {
 
   // Explicit registration, no autoloading: every route the gateway serves is listed here.
   void app.register(opsRoutes, { metrics: deps.metrics, readiness: deps.readiness });
+  if (deps.alerts !== undefined) {
+    // Heartbeat comments keep idle streams open through proxies and let a dead peer be noticed.
+    void app.register(fastifySse, { heartbeatInterval: 15_000 });
+    void app.register(alertRoutes, deps.alerts);
+  }
 
   return app;
 }

@@ -6,6 +6,8 @@ import { z } from 'zod';
 
 export const HttpErrorCodeSchema = z.enum([
   'TRY_ERR_BAD_REQUEST',
+  'TRY_ERR_UNAUTHORIZED',
+  'TRY_ERR_FORBIDDEN',
   'TRY_ERR_VALIDATION',
   'TRY_ERR_NOT_FOUND',
   'TRY_ERR_METHOD_NOT_ALLOWED',
@@ -31,6 +33,8 @@ export const errorResponses = {
 
 const MESSAGES = {
   TRY_ERR_BAD_REQUEST: 'bad request',
+  TRY_ERR_UNAUTHORIZED: 'authentication required',
+  TRY_ERR_FORBIDDEN: 'not allowed for this account',
   TRY_ERR_VALIDATION: 'request validation failed',
   TRY_ERR_NOT_FOUND: 'not found',
   TRY_ERR_METHOD_NOT_ALLOWED: 'method not allowed',
@@ -41,6 +45,8 @@ const MESSAGES = {
 
 const CODE_BY_STATUS: Readonly<Partial<Record<number, HttpErrorCode>>> = {
   400: 'TRY_ERR_BAD_REQUEST',
+  401: 'TRY_ERR_UNAUTHORIZED',
+  403: 'TRY_ERR_FORBIDDEN',
   404: 'TRY_ERR_NOT_FOUND',
   405: 'TRY_ERR_METHOD_NOT_ALLOWED',
   413: 'TRY_ERR_PAYLOAD_TOO_LARGE',

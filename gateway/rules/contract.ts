@@ -21,7 +21,8 @@ export interface DeviceStatusChange {
 }
 
 export type RuleInput =
-  | { readonly type: 'event'; readonly event: CanonicalEvent }
+  /** `kind` is the sending device's class from the registry when the engine knows it (device-silent, low-battery). */
+  | { readonly type: 'event'; readonly event: CanonicalEvent; readonly kind?: DeviceKind | undefined }
   | ({ readonly type: 'device-status' } & DeviceStatusChange)
   /**
    * A timer the rule asked for (or its schedule armed) reached its time. `at` is when it was due; `subject`

@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../../adapters/canonical.js';
 import { AlertSignalSchema, type AlertSignal } from '../alerts/signal.js';
 import type { CareLookup, CarePlan } from '../care/model.js';
 import type { Database } from '../db/sqlite.js';
-import type { AnyRule, DeviceStatusChange, RuleContext, RuleInput, StepResult } from './contract.js';
+import type { AnyRule, DeviceKind, DeviceStatusChange, RuleContext, RuleInput, StepResult } from './contract.js';
 import { HOUR } from './local-time.js';
 
 // The rule engine (issue 5 item 2): routes inputs to the pure rules, keeps each (rule, home, subject)'s state
@@ -33,6 +33,8 @@ export interface RuleEngineDeps {
    */
   onSignal(signal: AlertSignal): void;
   readonly logger: RuleLogger;
+  /** The device's class (registry), handed to rules with each event; undefined when unknown. */
+  readonly deviceKind?: (deviceId: string) => DeviceKind | undefined;
   /** The homes whose schedules to arm at start and on every re-arm (homes seen in events are added). */
   readonly homes?: () => readonly string[];
   /** How far ahead schedule-based timers are armed. Default 48 h: today and tomorrow. */
@@ -139,10 +141,11 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     return rule.defaults.parse({});
   }
 
-  function loadState(rule: AnyRule, homeId: string, subject: string): unknown {
+  /** The state and its stored JSON (undefined when none is stored for this rule version). */
+  function loadState(rule: AnyRule, homeId: string, subject: string): { state: unknown; json: string | undefined } {
     const row = q.state.get(rule.id, homeId, subject);
-    if (row === undefined || row.rule_version !== rule.version) return rule.initial();
-    return JSON.parse(row.state) as unknown;
+    if (row === undefined || row.rule_version !== rule.version) return { state: rule.initial(), json: undefined };
+    return { state: JSON.parse(row.state) as unknown, json: row.state };
   }
 
   function emit(signal: AlertSignal): void {
@@ -190,11 +193,12 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     try {
       db.transaction(() => {
         if (firing !== undefined && q.fire.run(firing.rule, firing.home_id, firing.subject, firing.key, firing.at).changes === 0) return;
-        let out: { json: string; signals: AlertSignal[]; result: StepResult<unknown> };
+        let out: { json: string; signals: AlertSignal[]; result: StepResult<unknown>; stored: string | undefined };
         try {
           const ctx: RuleContext<unknown> = { now, plan, params: paramsFor(rule, plan) };
-          const result = rule.step(loadState(rule, homeId, subject), input, ctx);
-          out = { ...validated(result), result };
+          const loaded = loadState(rule, homeId, subject);
+          const result = rule.step(loaded.state, input, ctx);
+          out = { ...validated(result), result, stored: loaded.json };
         } catch (err) {
           // Isolated: the state stays as it was, the (fired) timer stays deleted so it cannot loop.
           logger.error({ event: 'rules.rule_failed', rule: rule.id, homeId, subject, input: input.type, err }, 'rule threw; state kept');
@@ -204,7 +208,8 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
           }
           return;
         }
-        q.saveState.run(rule.id, homeId, subject, rule.version, out.json, iso(now));
+        // Most inputs change nothing (a heartbeat, a reading inside limits): no write for those.
+        if (out.json !== out.stored) q.saveState.run(rule.id, homeId, subject, rule.version, out.json, iso(now));
         for (const key of out.result.cancel ?? []) {
           q.cancel.run(rule.id, homeId, subject, key);
           toDisarm.push({ rule: rule.id, home_id: homeId, subject, key });
@@ -317,7 +322,8 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
       rearmLoop();
     },
     handleEvents(events) {
-      for (const event of events) if (event.homeId !== null) route(event.homeId, { type: 'event', event });
+      for (const event of events)
+        if (event.homeId !== null) route(event.homeId, { type: 'event', event, kind: deps.deviceKind?.(event.deviceId) });
     },
     handleDeviceStatus(change) {
       route(change.homeId, { type: 'device-status', ...change });

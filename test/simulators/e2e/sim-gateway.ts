@@ -26,7 +26,7 @@ export async function startSimGateway(influxUrl: string, database: string, start
   await setup.ensureDatabase();
   await setup.close();
   const clock = virtualClock(start);
-  const gw = await startTestGateway({ influx }, { now: () => clock.now() });
+  const gw = await startTestGateway({ influx }, { clock });
   return Object.assign(gw, { clock, database });
 }
 

@@ -55,7 +55,12 @@ export function startDistrict(gw: Gateway, scenario: Scenario, run: { clock: Clo
   const { clock } = run;
   const fleet = expandFleet(scenario);
   const credentialsFile = join(resolve(gw.config.dataDir), 'demo-credentials.json');
-  const options = { teamId: 'team-demo', timeZone: scenario.timeZone, existing: existingCredentials(credentialsFile) };
+  const options = {
+    teamId: 'team-demo',
+    timeZone: scenario.timeZone,
+    existing: existingCredentials(credentialsFile),
+    care: gw.alerting.care,
+  };
   let report = provisionFleet(gw.registry, fleet, { ...options, rotate: false });
   // A data dir from an earlier demo whose credentials file is gone: new secrets for everyone.
   if (report.missingSecrets.length > 0) report = provisionFleet(gw.registry, fleet, { ...options, rotate: true });

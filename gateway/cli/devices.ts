@@ -1,5 +1,5 @@
 import { CommanderError, Option, type Command } from 'commander';
-import { DatabaseError, databasePath, openDatabase } from '../db/sqlite.js';
+import { DatabaseError, databasePath, openDatabase, type Database } from '../db/sqlite.js';
 import { DeviceKindSchema, type DeviceKind } from '../devices/ids.js';
 import { RegistryError, type Device, type DeviceDetails } from '../devices/model.js';
 import { createDeviceRegistry, type DeviceRegistry } from '../devices/registry.js';
@@ -16,12 +16,12 @@ export const EXIT_FAILURE = 1;
  * and rethrown as a CommanderError, the same contract commander itself follows under exitOverride():
  * already reported, exit with err.exitCode. Config errors and bugs pass through untouched.
  */
-export function withRegistry<T>(ctx: CliContext, fn: (registry: DeviceRegistry) => T): T {
+export function withRegistry<T>(ctx: CliContext, fn: (registry: DeviceRegistry, db: Database) => T): T {
   const { dataDir } = ctx.config();
   let db: ReturnType<typeof openDatabase> | undefined;
   try {
     db = openDatabase(databasePath(dataDir));
-    return fn(createDeviceRegistry({ db }));
+    return fn(createDeviceRegistry({ db }), db);
   } catch (err) {
     if (err instanceof RegistryError || err instanceof DatabaseError) {
       ctx.err(`error: ${err.message}`);

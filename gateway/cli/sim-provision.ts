@@ -1,6 +1,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { CareStore } from '../care/store.js';
 import type { DeviceRegistry } from '../devices/registry.js';
+import { DEFAULT_SLOTS } from '../../simulators/devices/dispenser.js';
 import type { Credentials, DeviceSpec } from '../../simulators/types.js';
 
 // `tryggheim sim provision`: a scenario's homes, devices, hub children and secrets in the registry, and the
@@ -48,13 +50,23 @@ export interface ProvisionReport {
   /** Existing clients whose secret is neither in the credentials file nor rotated: they cannot connect. */
   readonly missingSecrets: readonly string[];
   readonly childrenMapped: number;
+  /** Homes given the simulated dispensers' dose schedule (they had none). */
+  readonly schedulesSet: readonly string[];
   readonly credentials: Credentials;
 }
 
 export function provisionFleet(
   registry: DeviceRegistry,
   fleet: readonly DeviceSpec[],
-  opts: { teamId: string; timeZone: string; rotate: boolean; existing: Credentials; onDevice?: () => void },
+  opts: {
+    teamId: string;
+    timeZone: string;
+    rotate: boolean;
+    existing: Credentials;
+    onDevice?: () => void;
+    /** When given, homes with a dispenser and no dose schedule get the simulated dispensers' one. */
+    care?: Pick<CareStore, 'details' | 'setSchedule'>;
+  },
 ): ProvisionReport {
   const homesCreated: string[] = [];
   const created: string[] = [];
@@ -103,7 +115,19 @@ export function provisionFleet(
     }
     opts.onDevice?.();
   }
-  return { homesCreated, created, rotated, kept, missingSecrets, childrenMapped, credentials: creds };
+  // The missed-dose rule needs the schedule the dispensers keep (simulators/devices/dispenser.ts): without it a
+  // home has no doses and no dose can be missed. A schedule someone set already is left alone.
+  const schedulesSet: string[] = [];
+  const dispenserHomes = new Set(fleet.filter((d) => d.kind === 'dispenser').map((d) => d.home));
+  for (const home of opts.care ? dispenserHomes : []) {
+    if (opts.care?.details(home).defaulted.includes('doses') !== true) continue;
+    opts.care.setSchedule(
+      home,
+      DEFAULT_SLOTS.map((time) => ({ time })),
+    );
+    schedulesSet.push(home);
+  }
+  return { homesCreated, created, rotated, kept, missingSecrets, childrenMapped, schedulesSet, credentials: creds };
 }
 
 export function existingCredentials(file: string): Credentials {

@@ -9,6 +9,7 @@ import { RecorderError, startRecorder } from '../../simulators/recorder.js';
 import { countRecordingLines, createRecordingWriter, openRecording, RecordingError } from '../../simulators/recording.js';
 import { expandFleet, loadScenario, ScenarioError, timeline } from '../../simulators/scenario/index.js';
 import type { ClientKind, Credentials } from '../../simulators/types.js';
+import { createCareStore } from '../care/store.js';
 import type { CliContext } from './context.js';
 import { EXIT_FAILURE, withRegistry } from './devices.js';
 import { existingCredentials, provisionFleet, readCredentials, readJsonFile, SimFileError, writeCredentials } from './sim-provision.js';
@@ -126,13 +127,14 @@ export function registerSimCommands(program: Command, ctx: CliContext): void {
         const existing = existingCredentials(opts.credentials);
         const bar = progressBar(opts.json, fleet.length, 'clients');
         let done = 0;
-        const report = withRegistry(ctx, (registry) =>
+        const report = withRegistry(ctx, (registry, db) =>
           provisionFleet(registry, fleet, {
             teamId: opts.team,
             timeZone: scenario.timeZone,
             rotate: opts.rotate === true,
             existing,
             onDevice: () => bar.update(++done),
+            care: createCareStore({ db }),
           }),
         );
         bar.stop();
@@ -142,7 +144,8 @@ export function registerSimCommands(program: Command, ctx: CliContext): void {
         else {
           ctx.out(
             `${scenario.name}: ${report.homesCreated.length} homes and ${report.created.length} devices created, ` +
-              `${report.rotated.length} secrets rotated, ${report.kept.length} kept, ${report.childrenMapped} hub children mapped.`,
+              `${report.rotated.length} secrets rotated, ${report.kept.length} kept, ${report.childrenMapped} hub children mapped, ` +
+              `${report.schedulesSet.length} dose schedules set.`,
           );
           ctx.out(`Credentials written to ${opts.credentials} (keep it private: it holds device secrets).`);
         }

@@ -36,6 +36,8 @@ export interface IngestStats {
   writeFailures: number;
   journalEntries: () => number;
   journalBytes: () => number;
+  /** Journaled messages the rules pass has not handed to the rules yet (alert latency; tests wait for 0). */
+  rulesLag: () => number;
 }
 
 export interface Ingest {
@@ -99,6 +101,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     writeFailures: 0,
     journalEntries: () => journal.count(),
     journalBytes: () => journal.bytes(),
+    rulesLag: () => Math.max(0, lastAppended - rulesCursor),
   };
 
   let rulesCursor = journal.getCursor(RULES_CURSOR);

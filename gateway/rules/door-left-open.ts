@@ -4,8 +4,12 @@ import { defineRule, eventTime, unchanged, type StepResult } from './contract.js
 import { MINUTE } from './local-time.js';
 
 // Door left open: a lock or door contact reports open, and no close follows within N minutes (default 10)
-// → one alert for that device; closing clears it. The deadline is a persisted engine timer, so a restart
-// in between still raises it on time.
+// → one alert for the home's door (subject `door`: the lock and a contact on the same door are one alert, the
+// evidence names the device); closing clears it. State and the deadline are per device; the deadline is a
+// persisted engine timer, so a restart in between still raises it on time.
+
+/** The alert subject of the door rules: a home's entrance, whichever device reports it. */
+export const DOOR_SUBJECT = 'door';
 
 export const DoorLeftOpenParamsSchema = z.object({
   minutes: z
@@ -59,12 +63,12 @@ export const doorLeftOpenRule = defineRule<DoorLeftOpenState, DoorLeftOpenParams
             action: 'raise',
             rule: 'door-left-open',
             homeId,
-            subject: input.subject,
+            subject: DOOR_SUBJECT,
             severity: 'medium',
             kind: 'care',
             title: 'Door left open',
             at: ctx.now,
-            evidence: [{ note: `open for ${ctx.params.minutes} min or more` }],
+            evidence: [{ deviceId: input.subject, note: `open for ${ctx.params.minutes} min or more` }],
           },
         ],
         timers: [],
@@ -92,7 +96,7 @@ export const doorLeftOpenRule = defineRule<DoorLeftOpenState, DoorLeftOpenParams
           action: 'clear',
           rule: 'door-left-open',
           homeId: input.event.homeId,
-          subject: input.event.deviceId,
+          subject: DOOR_SUBJECT,
           severity: 'medium',
           kind: 'care',
           title: 'Door closed',

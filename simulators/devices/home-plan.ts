@@ -73,7 +73,8 @@ function doorIncident(i: Incident): { steps: DoorStep[]; busy: Window } {
       // Opened from inside (thumb-turn) and left; the lock itself reports left_open after its 2-minute limit.
       const open = sec(i.durationMs ?? 30 * MINUTE);
       endAt = t + open;
-      steps.push({ at: t - 10_000, event: manual('unlocked') }, { at: t, event: { type: 'lock', kind: 'opened' } });
+      // The incident starts with the unlock (its time), the door opens seconds later.
+      steps.push({ at: t, event: manual('unlocked') }, { at: t + 10_000, event: { type: 'lock', kind: 'opened' } });
       if (open > 2 * MINUTE) steps.push({ at: t + 2 * MINUTE, event: { type: 'lock', kind: 'left_open' } });
       steps.push({ at: endAt, event: { type: 'lock', kind: 'closed' } }, { at: endAt + 20_000, event: manual('locked') });
       break;
@@ -81,8 +82,8 @@ function doorIncident(i: Incident): { steps: DoorStep[]; busy: Window } {
     case 'door-opened-at-night':
       endAt = t + sec(i.durationMs ?? 2 * MINUTE);
       steps.push(
-        { at: t - 10_000, event: manual('unlocked') },
-        { at: t, event: { type: 'lock', kind: 'opened' } },
+        { at: t, event: manual('unlocked') },
+        { at: t + 10_000, event: { type: 'lock', kind: 'opened' } },
         { at: endAt, event: { type: 'lock', kind: 'closed' } },
         { at: endAt + 20_000, event: manual('locked') },
       );

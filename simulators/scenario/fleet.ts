@@ -23,6 +23,9 @@ const SHORT: Record<Format, string> = {
   'json-lock': 'jl',
 };
 const ABBR: Record<DeviceKind, string> = { dispenser: 'disp', lock: 'lock', sensor: 'sens', vitals: 'vit', bridge: 'hub' };
+/** Sensor roles Zigbee2MQTT cannot express. */
+const NOT_ZIGBEE: ReadonlySet<SensorRole> = new Set(['bed', 'chair', 'fall', 'panic']);
+
 const DEFAULT_POWER: Record<DeviceKind, 'mains' | 'battery'> = {
   dispenser: 'mains',
   lock: 'battery',
@@ -98,7 +101,10 @@ function place(homes: readonly Home[], seed: number): Placed[][] {
         const roles = unitRoles(unit);
         const unitModel = typeof unit === 'object' && !Array.isArray(unit) ? unit.model : undefined;
         for (const hi of pick(have, typeof unit === 'object' && !Array.isArray(unit) ? unit.share : undefined, rand)) {
-          const format = formatOf.get(hi) as Format;
+          // Zigbee2MQTT has no field for a bed mat, a chair pad, a fall or a panic button (formats/zigbee2mqtt.ts):
+          // such a sensor comes with its vendor's own connection, in the native format, in a hub home as well.
+          const hubFormat = formatOf.get(hi) as Format;
+          const format: Format = hubFormat === 'zigbee2mqtt' && roles.some((r) => NOT_ZIGBEE.has(r)) ? 'tryggheim' : hubFormat;
           const model = unitModel ?? s.model ?? `sim-sensor-${SHORT[format]}-${roles.join('-')}`;
           placed[hi]?.push({ kind: 'sensor', format, model, power: s.power ?? DEFAULT_POWER.sensor, roles });
         }

@@ -43,12 +43,14 @@ describe('door-left-open', () => {
     h.clock.advanceBy(10 * MIN - 1);
     expect(h.raised()).toEqual([]);
     h.clock.advanceBy(1);
-    expect(h.raised('door-left-open')).toMatchObject([{ subject: 'door-1', at: DAY_T + 10 * MIN, title: 'Door left open' }]);
+    expect(h.raised('door-left-open')).toMatchObject([
+      { subject: 'door', at: DAY_T + 10 * MIN, title: 'Door left open', evidence: [{ deviceId: 'door-1' }] },
+    ]);
     h.send('door-1', { type: 'lock', kind: 'opened' });
     h.clock.advanceBy(60 * MIN);
     expect(h.raised('door-left-open')).toHaveLength(1);
     h.send('door-1', { type: 'lock', kind: 'closed' });
-    expect(h.cleared('door-left-open')).toMatchObject([{ subject: 'door-1' }]);
+    expect(h.cleared('door-left-open')).toMatchObject([{ subject: 'door' }]);
   });
 
   it('closed within the limit: nothing, and the timer is gone', () => {
@@ -89,11 +91,40 @@ describe('door-night', () => {
     h.send('door-1', { type: 'lock', kind: 'closed' });
     expect(h.raised('door-night')).toEqual([]);
     h.clock.advanceTo(NIGHT_T);
-    h.send('door-1', { type: 'lock', kind: 'unlocked' });
+    h.send('door-1', { type: 'lock', kind: 'unlocked', method: 'manual' });
     h.send('door-1', { type: 'lock', kind: 'opened' });
-    expect(h.raised('door-night')).toMatchObject([{ subject: 'door-1', severity: 'high', title: 'Door unlocked at night' }]);
+    h.send('contact-1', { type: 'measurement', readings: { contact_open: true } });
+    // The lock and a contact on the same door: one alert for the door.
+    expect(h.raised('door-night')).toMatchObject([{ subject: 'door', severity: 'high', title: 'Door unlocked at night' }]);
     h.send('door-1', { type: 'lock', kind: 'closed' });
     expect(h.cleared('door-night')).toHaveLength(1);
+  });
+
+  it('staff let in by tag or code at night: their openings raise nothing until the door is locked again', () => {
+    const h = harness({ start: NIGHT_T, plans: noDoses });
+    h.send('door-1', { type: 'lock', kind: 'unlocked', method: 'rfid', credentialRef: 'tag-0001' });
+    h.send('door-1', { type: 'lock', kind: 'opened' });
+    h.send('door-1', { type: 'lock', kind: 'closed' });
+    h.clock.advanceBy(20 * MIN);
+    h.send('door-1', { type: 'lock', kind: 'opened' });
+    h.send('door-1', { type: 'lock', kind: 'closed' });
+    h.send('door-1', { type: 'lock', kind: 'locked', method: 'rfid' });
+    expect(h.raised('door-night')).toEqual([]);
+    // Locked behind them: the next opening is someone else.
+    h.clock.advanceBy(MIN);
+    h.send('door-1', { type: 'lock', kind: 'opened' });
+    expect(h.raised('door-night')).toHaveLength(1);
+  });
+
+  it('a planned visit at night (±15 min) covers openings; outside it the door raises', () => {
+    const visit = { from: new Date(NIGHT_T + 30 * MIN).toISOString(), to: new Date(NIGHT_T + 50 * MIN).toISOString() };
+    const h = harness({ start: NIGHT_T + 20 * MIN, plans: [plan({ doses: [], visits: [visit] })] });
+    h.send('c-1', { type: 'measurement', readings: { contact_open: true } });
+    h.send('c-1', { type: 'measurement', readings: { contact_open: false } });
+    expect(h.raised('door-night')).toEqual([]);
+    h.clock.advanceTo(NIGHT_T + 66 * MIN);
+    h.send('c-1', { type: 'measurement', readings: { contact_open: true } });
+    expect(h.raised('door-night')).toHaveLength(1);
   });
 
   it('the night window is local time on a DST night too (2026-10-25 06:30 CET is night, 07:30 is not)', () => {
@@ -102,6 +133,6 @@ describe('door-night', () => {
     h.send('door-1', { type: 'measurement', readings: { contact_open: false } });
     h.clock.advanceTo(Date.parse('2026-10-25T06:30:00Z'));
     h.send('door-2', { type: 'measurement', readings: { contact_open: true } });
-    expect(h.raised('door-night').map((s) => s.subject)).toEqual(['door-1']);
+    expect(h.raised('door-night').map((s) => s.evidence[0]?.deviceId)).toEqual(['door-1']);
   });
 });

@@ -70,9 +70,11 @@ describe('door incidents', () => {
 
   it('zigbee2mqtt: the lock reports door_state and the contact sensor contact: false (= open)', () => {
     const events = decodedWith(HUB, 'door-left-open');
-    const door = events.filter((e) => e.child === Z_DOOR && e.body.type === 'measurement' && e.observedAt === iso('23:10'));
+    // The incident starts with the unlock at 23:10; the door opens 10 s later.
+    const openedAt = new Date(Date.parse(iso('23:10')) + 10_000).toISOString();
+    const door = events.filter((e) => e.child === Z_DOOR && e.body.type === 'measurement' && e.observedAt === openedAt);
     expect(door.map((e) => e.body)).toEqual([{ type: 'measurement', readings: { contact_open: true } }]);
-    const lock = events.filter((e) => e.child === Z_LOCK && e.observedAt === iso('23:10')).map((e) => e.body);
+    const lock = events.filter((e) => e.child === Z_LOCK && e.observedAt === openedAt).map((e) => e.body);
     expect(lock).toContainEqual({ type: 'lock', kind: 'opened' });
     const forced = decodedWith(HUB, 'door-forced').filter((e) => e.child === Z_LOCK && e.body.type === 'lock' && e.body.kind === 'forced');
     expect(forced.length).toBeGreaterThan(0);

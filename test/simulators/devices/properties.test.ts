@@ -76,7 +76,8 @@ describe('daylight saving days in Europe/Oslo', () => {
     if (s === undefined) throw new Error('no lock');
     const i = { ...incident('door-opened-at-night', s), at: local('2026-03-29', '03:30') };
     const opened = bodies(run(s, '2026-03-29', [i]).decoded).find((e) => e.body.type === 'lock' && e.body.kind === 'opened');
-    expect(opened?.observedAt).toBe('2026-03-29T01:30:00.000Z');
+    // Unlocked at 03:30 local (01:30Z), opened 10 s later.
+    expect(opened?.observedAt).toBe('2026-03-29T01:30:10.000Z');
   });
 });
 

@@ -33,7 +33,13 @@ export async function startSimGateway(influxUrl: string, database: string, start
 /** The scenario's homes, devices, hub children and secrets in the gateway's registry. */
 export function provisionScenario(gw: Gateway, scenario: Scenario): { fleet: DeviceSpec[]; credentials: Credentials } {
   const fleet = expandFleet(scenario);
-  const report = provisionFleet(gw.registry, fleet, { teamId: 'team-sim', timeZone: scenario.timeZone, rotate: false, existing: {} });
+  const report = provisionFleet(gw.registry, fleet, {
+    teamId: 'team-sim',
+    timeZone: scenario.timeZone,
+    rotate: false,
+    existing: {},
+    care: gw.alerting.care,
+  });
   return { fleet, credentials: report.credentials };
 }
 

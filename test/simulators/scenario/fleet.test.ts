@@ -31,7 +31,11 @@ describe('expandFleet', () => {
     expect(homesWith((d) => d.kind === 'bridge')).toBe(12); // 60 % of 20
     expect(homesWith((d) => d.format === 'evcode-dispenser')).toBe(10);
     expect(homesWith((d) => d.format === 'csv-dispenser')).toBe(10);
-    expect(homesWith((d) => d.kind === 'sensor' && d.format === 'tryggheim')).toBe(5);
+    // Bed mats, fall sensors and panic buttons are native everywhere (Zigbee2MQTT cannot express them).
+    const zigbeeable = (d: (typeof fleet)[number]): boolean => !(d.roles ?? []).some((r) => ['bed', 'chair', 'fall', 'panic'].includes(r));
+    expect(homesWith((d) => d.kind === 'sensor' && d.format === 'tryggheim' && zigbeeable(d))).toBe(5);
+    for (const d of fleet.filter((x) => x.kind === 'sensor' && !zigbeeable(x))) expect(d.format).not.toBe('zigbee2mqtt');
+    for (const c of fleet.flatMap((d) => d.children ?? [])) expect((c.roles ?? []).some((r) => ['bed', 'fall', 'panic'].includes(r))).toBe(false);
     expect(homesWith((d) => d.kind === 'sensor' && d.format === 'senml')).toBe(3);
     expect(homesWith((d) => d.kind === 'vitals')).toBe(6);
     const smoke = fleet.flatMap((d) => [d, ...(d.children ?? [])]).filter((d) => d.roles?.includes('smoke'));
@@ -44,11 +48,7 @@ describe('expandFleet', () => {
     const hub = fleet.find((d) => d.kind === 'bridge');
     expect(hub?.format).toBe('zigbee2mqtt');
     expect(hub?.power).toBe('mains');
-    expect(hub?.children?.map((c) => c.roles)).toEqual([
-      ['motion', 'climate'],
-      ['bed'],
-      ...(hub?.children?.length === 3 ? [['smoke']] : []),
-    ]);
+    expect(hub?.children?.map((c) => c.roles)).toEqual([['motion', 'climate'], ...(hub?.children?.length === 2 ? [['smoke']] : [])]);
     const names = fleet.flatMap((d) => d.children ?? []).map((c) => c.friendlyName);
     for (const n of names) expect(n).toMatch(/^0x00158d[0-9a-f]{10}$/);
     expect(new Set(names).size).toBe(names.length);

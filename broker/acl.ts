@@ -1,9 +1,11 @@
 import type { Principal } from './types.js';
 
-// Topic rules for devices, bridges and observers (DESIGN.md "Topics"). Pure functions; the policy calls them
-// from the aedes hooks. Filters are compared as strings on purpose: a device gets exact topics, never
-// wildcards, so there is no wildcard algebra to get wrong. An observer (a technician's recorder) gets a few
-// fixed filter shapes, each of which can only ever match topics it may read (see observerMaySubscribe).
+// Topic rules for devices, bridges, observers and service accounts (DESIGN.md "Topics"). Pure functions; the
+// policy calls them from the aedes hooks. Filters are compared as strings on purpose: a device gets exact
+// topics, never wildcards, so there is no wildcard algebra to get wrong. An observer (a technician's recorder)
+// gets a few fixed filter shapes, each of which can only ever match topics it may read (see
+// observerMaySubscribe). Bridges and service accounts get wildcards only below a literal prefix of their own,
+// so every topic such a filter can match starts with that prefix.
 
 export const TOPIC_ROOT = 'tryggheim/v1';
 export const DEVICE_CHANNELS_UP = ['up', 'status'] as const;
@@ -17,6 +19,27 @@ export function bridgePrefix(bridgeId: string): string {
 }
 
 const BRIDGES_ROOT = `${TOPIC_ROOT}/bridges/`;
+const ALERTS_ROOT = `${TOPIC_ROOT}/alerts/`;
+
+/** A team's alert topics for integrations (gateway/delivery/mqtt.ts publishes `events` and `open` under it). */
+export function alertsPrefix(teamId: string): string {
+  return `${ALERTS_ROOT}${teamId}/`;
+}
+
+/**
+ * The prefix a service account reads, or undefined when its team id could not be one literal topic level: a
+ * team id of `+` or `#` would turn the prefix into a wildcard over every team. The registry never stores such
+ * an id (gateway/devices/ids.ts); this check keeps the broker from relying on that.
+ */
+function serviceAlertsPrefix(teamId: string): string | undefined {
+  if (teamId === '' || hasWildcard(teamId) || teamId.includes('/')) return undefined;
+  return alertsPrefix(teamId);
+}
+
+/** Below the prefix, not the prefix itself: `{prefix}#`, `{prefix}open`, `{prefix}+`... */
+function strictlyBelow(s: string, prefix: string | undefined): boolean {
+  return prefix !== undefined && s.startsWith(prefix) && s.length > prefix.length;
+}
 
 /** The device id in `tryggheim/v1/devices/{id}/{channel}`, or undefined for any other topic. */
 export function parseDeviceTopic(topic: string): { deviceId: string; channel: string } | undefined {
@@ -42,6 +65,9 @@ export function mayPublish(p: Principal, topic: string): boolean {
     case 'observer':
       // Read-only by definition: nothing it sends can become device data or a forged status.
       return false;
+    case 'service':
+      // Read-only too: alerts come from the gateway's outbox only, never from an integration.
+      return false;
     case 'test':
       return true;
   }
@@ -59,6 +85,9 @@ export function maySubscribe(p: Principal, filter: string): boolean {
     }
     case 'observer':
       return observerMaySubscribe(filter);
+    case 'service':
+      // Its own team's alerts only; wildcards only below the team's literal prefix, like a bridge.
+      return strictlyBelow(filter, serviceAlertsPrefix(p.teamId));
     case 'test':
       return true;
   }
@@ -74,6 +103,8 @@ export function mayReceive(p: Principal, topic: string): boolean {
       return topic.startsWith(bridgePrefix(p.id));
     case 'observer':
       return observerMayRead(topic);
+    case 'service':
+      return !hasWildcard(topic) && strictlyBelow(topic, serviceAlertsPrefix(p.teamId));
     case 'test':
       return true;
   }

@@ -238,6 +238,12 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
           { event: 'security.observer_subscribed', deviceId: principal.id, remote: st?.remote, filter: sub.topic },
           'observer subscribed to device traffic',
         );
+      } else if (principal.kind === 'service') {
+        // An integration reads a team's alerts (home ids, alert titles): audited the same way.
+        logger.info(
+          { event: 'security.service_subscribed', deviceId: principal.id, teamId: principal.teamId, remote: st?.remote, filter: sub.topic },
+          'service account subscribed to team alerts',
+        );
       }
       done(null, sub);
     },

@@ -11,6 +11,11 @@ export type Principal =
    * `up`/`status` and bridge topics, never publish (so the ingest never sees it as a source of data).
    */
   | { readonly kind: 'observer'; readonly id: string }
+  /**
+   * An integration's account (a home-service system, a call centre) for one team's alerts: may subscribe
+   * only under `tryggheim/v1/alerts/{teamId}/`, never publish and never read device traffic.
+   */
+  | { readonly kind: 'service'; readonly id: string; readonly teamId: string }
   /** Only under openTestPolicy(): a client the protocol tests let in without credentials. */
   | { readonly kind: 'test'; readonly id: string };
 

@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../adapters/canonical.js';
 import type { DeviceStatus, Principal } from '../broker/index.js';
 import type { EscalationPolicyInput } from './alerts/escalation.js';
 import { SEVERITY_RANK, type AcknowledgeInput, type Alert, type AlertTransition, type ResolveInput } from './alerts/model.js';
-import type { AlertSignal } from './alerts/signal.js';
+import type { AlertSignal, Severity } from './alerts/signal.js';
 import { createAlertStore, type AlertStore } from './alerts/store.js';
 import type { CarePlan } from './care/model.js';
 import { createCareStore, type CareStore } from './care/store.js';
@@ -302,5 +302,26 @@ function gatewayHealth(apply: (s: AlertSignal) => unknown, clock: GatewayClock, 
     close(): void {
       influxTimer?.cancel();
     },
+  };
+}
+
+type PerSeverity<T> = Partial<Record<Severity, T>>;
+
+/** The config's minutes (gateway/config/schema.ts `alerts.escalation`) as the store's policy overrides. */
+export function escalationPolicy(c: {
+  ackMinutes: PerSeverity<number>;
+  followUpMinutes: PerSeverity<number>;
+  reminderMinutes: PerSeverity<number>;
+  chain?: string[] | undefined;
+  opsTeamId: string;
+}): EscalationPolicyInput {
+  const ms = <T>(m: PerSeverity<number>, f: (v: number) => T): PerSeverity<T> =>
+    Object.fromEntries(Object.entries(m).flatMap(([k, v]) => (v === undefined ? [] : [[k, f(v)]]))) as PerSeverity<T>;
+  return {
+    ackDeadlineMs: ms(c.ackMinutes, (v) => v * MINUTE),
+    followUpDeadlineMs: ms(c.followUpMinutes, (v) => v * MINUTE),
+    reminderIntervalMs: ms(c.reminderMinutes, (v) => (v === 0 ? null : v * MINUTE)),
+    ...(c.chain ? { chain: c.chain } : {}),
+    opsTeamId: c.opsTeamId,
   };
 }

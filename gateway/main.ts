@@ -16,7 +16,8 @@ import { createEventBus, type EventBus } from './events.js';
 import { buildApp } from './http/app.js';
 import { startHttpServer, type HttpServerHandle } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
-import { startAlerting, type Alerting } from './alerting.js';
+import { escalationPolicy, startAlerting, type Alerting } from './alerting.js';
+import { brokerPublisher, createMqttAlertChannel } from './delivery/mqtt.js';
 import { systemClock, type GatewayClock } from './clock.js';
 import { createMetrics } from './metrics.js';
 
@@ -62,7 +63,15 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   });
 
   // Rules and alerts listen on the bus before anything can emit on it (the ingest replays its journal).
-  const alerting = startAlerting({ db, clock, registry, bus: events, logger });
+  const alerting = startAlerting({
+    db,
+    clock,
+    registry,
+    bus: events,
+    logger,
+    policy: escalationPolicy(config.alerts.escalation),
+    influxDownAlertMs: config.alerts.influxDownMinutes * 60_000,
+  });
 
   // The journal's writes — appends (what each PUBACK waits for), deletes after InfluxDB confirmed, cursors —
   // go through the append thread, its single writer, so the broker's thread never waits for the disk.
@@ -126,6 +135,22 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       },
     });
     http = await startHttpServer(app, config.http);
+    // Delivery channels start once the broker is up; they deliver what the outbox holds from before too.
+    if (config.alerts.mqtt.enabled) {
+      const opsTeamId = config.alerts.escalation.opsTeamId;
+      alerting.addChannels([
+        createMqttAlertChannel({
+          outbox: alerting.alerts,
+          notifier: alerting.notifier,
+          publish: brokerPublisher(brokerRef),
+          openAlerts: (teamId) => alerting.alerts.list({ teamId, state: 'open', limit: 5000 }),
+          route: config.alerts.mqtt.route,
+          teams: () => [...new Set([...registry.listHomes().map((h) => h.teamId), opsTeamId])],
+          logger: logger.child({ component: 'delivery.mqtt' }),
+          now,
+        }),
+      ]);
+    }
   } catch (err) {
     await alerting.close();
     await broker?.close();

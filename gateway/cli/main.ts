@@ -7,6 +7,7 @@ import { registerDeadLetterCommands } from './deadletters.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDeviceCommands } from './devices.js';
 import { registerHomeCommands } from './homes.js';
+import { registerServiceAccountCommands } from './service-accounts.js';
 import { registerSimCommands } from './sim.js';
 import { runUntilSignal } from './run.js';
 import { startGateway } from '../main.js';
@@ -40,6 +41,7 @@ export function buildProgram(ctx?: CliContext): Command {
 
   registerDeviceCommands(program, context);
   registerHomeCommands(program, context);
+  registerServiceAccountCommands(program, context);
   registerCareCommands(program, context);
   registerDeadLetterCommands(program, context);
   registerDemoCommand(program, context);

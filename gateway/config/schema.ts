@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { RouteSchema } from '../delivery/channel.js';
+import { TeamIdSchema } from '../devices/ids.js';
 
 // One schema for the whole gateway. Defaults are the production defaults; tests override ports with 0.
 // `prefault({})` runs an absent section through its own defaults (zod 4: `.default()` would skip parsing).
@@ -146,6 +148,34 @@ export const IngestConfigSchema = z
   })
   .prefault({});
 
+const Minutes = z.number().int().min(1).max(7 * 24 * 60);
+const perSeverity = <T extends z.ZodType>(value: T) =>
+  z.strictObject({ critical: value.optional(), high: value.optional(), medium: value.optional(), low: value.optional() }).prefault({});
+
+/** Alerts (issue 5): the escalation policy (defaults in gateway/alerts/escalation.ts) and delivery channels. */
+export const AlertsConfigSchema = z
+  .strictObject({
+    escalation: z
+      .strictObject({
+        /** From raise to escalation to the next level, per severity (defaults 5/15/60/1440). */
+        ackMinutes: perSeverity(Minutes),
+        /** From raise to "followed up late" (defaults 30/120/480/4320). */
+        followUpMinutes: perSeverity(Minutes),
+        /** Reminders while unacknowledged; 0 switches them off for that severity (defaults 2/5/20/360). */
+        reminderMinutes: perSeverity(z.number().int().min(0).max(7 * 24 * 60)),
+        /** Escalation levels, first = the home's team (default team → team_lead → response_centre). */
+        chain: z.array(z.string()).min(1).optional(),
+        /** Where gateway-health alerts and alerts of homes unknown to the registry go. */
+        opsTeamId: TeamIdSchema.default('ops'),
+      })
+      .prefault({}),
+    /** InfluxDB unreachable this long raises a gateway-health alert. */
+    influxDownMinutes: Minutes.default(5),
+    /** Alerts on `tryggheim/v1/alerts/{teamId}/…` for service accounts (gateway/delivery/mqtt.ts). */
+    mqtt: z.strictObject({ enabled: z.boolean().default(true), route: RouteSchema.prefault({}) }).prefault({}),
+  })
+  .prefault({});
+
 export const ConfigSchema = z.strictObject({
   /** Where SQLite, MQTT sessions and (later) the journal live. Relative paths are relative to the working directory. */
   dataDir: z.string().min(1).default('./data'),
@@ -158,6 +188,7 @@ export const ConfigSchema = z.strictObject({
   http: HttpConfigSchema,
   influx: InfluxConfigSchema,
   ingest: IngestConfigSchema,
+  alerts: AlertsConfigSchema,
 });
 
 export type ConfigInput = z.input<typeof ConfigSchema>;

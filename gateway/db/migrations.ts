@@ -14,6 +14,7 @@
 import { ALERTS_MIGRATION } from '../alerts/migration.js';
 import { CARE_MIGRATION } from '../care/migration.js';
 import { CARE_REVISION_MIGRATION } from '../care/revision-migration.js';
+import { SERVICE_ACCOUNTS_MIGRATION } from '../devices/service-migration.js';
 import { RULES_MIGRATION } from '../rules/migration.js';
 
 export interface Migration {
@@ -110,4 +111,5 @@ export const MIGRATIONS: readonly Migration[] = [
   ALERTS_MIGRATION,
   RULES_MIGRATION,
   CARE_REVISION_MIGRATION,
+  SERVICE_ACCOUNTS_MIGRATION,
 ];

@@ -17,6 +17,11 @@ function opaqueId(what: string) {
 export const DeviceIdSchema = opaqueId('device');
 export const HomeIdSchema = opaqueId('home');
 export const TeamIdSchema = opaqueId('team');
+/**
+ * An integration's MQTT account (gateway/devices/service-migration.ts). It is the MQTT client id and username,
+ * so it shares one namespace with device ids: the registry refuses an id that either already uses.
+ */
+export const ServiceAccountIdSchema = opaqueId('service account');
 /** Names an entry in adapters/registry; same shape as the other ids so it can appear in metric labels. */
 export const AdapterIdSchema = opaqueId('adapter');
 
@@ -46,6 +51,7 @@ export const ModelSchema = z
 export type DeviceId = z.infer<typeof DeviceIdSchema>;
 export type HomeId = z.infer<typeof HomeIdSchema>;
 export type TeamId = z.infer<typeof TeamIdSchema>;
+export type ServiceAccountId = z.infer<typeof ServiceAccountIdSchema>;
 export type AdapterId = z.infer<typeof AdapterIdSchema>;
 export type DeviceKind = z.infer<typeof DeviceKindSchema>;
 export type FriendlyName = z.infer<typeof FriendlyNameSchema>;

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { AdapterIdSchema, DeviceIdSchema, DeviceKindSchema, FriendlyNameSchema, HomeIdSchema, ModelSchema, TeamIdSchema } from './ids.js';
+import {
+  AdapterIdSchema,
+  DeviceIdSchema,
+  DeviceKindSchema,
+  FriendlyNameSchema,
+  HomeIdSchema,
+  ModelSchema,
+  ServiceAccountIdSchema,
+  TeamIdSchema,
+} from './ids.js';
 
 // The registry's records and inputs. Records never carry secret hashes: those stay inside the store.
 // Times are ISO-8601 UTC strings (see gateway/db/migrations.ts).
@@ -66,6 +75,27 @@ export const ListDevicesFilterSchema = z.object({
   kind: DeviceKindSchema.optional(),
 });
 
+/**
+ * An integration's read-only MQTT account for one team's alerts (`tryggheim/v1/alerts/{teamId}/...`,
+ * broker/acl.ts). Not a device: no model, no adapter, no home.
+ */
+export const ServiceAccountSchema = z.object({
+  id: ServiceAccountIdSchema,
+  teamId: TeamIdSchema,
+  enabled: z.boolean(),
+  createdAt: IsoTime,
+  secretRotatedAt: IsoTime.nullable(),
+});
+
+export const AddServiceAccountInputSchema = z.object({
+  id: ServiceAccountIdSchema,
+  teamId: TeamIdSchema,
+});
+
+export const ListServiceAccountsFilterSchema = z.object({
+  teamId: TeamIdSchema.optional(),
+});
+
 export type Home = z.infer<typeof HomeSchema>;
 export type Assignment = z.infer<typeof AssignmentSchema>;
 export type BridgeChild = z.infer<typeof BridgeChildSchema>;
@@ -74,6 +104,9 @@ export type DeviceDetails = z.infer<typeof DeviceDetailsSchema>;
 export type AddHomeInput = z.input<typeof AddHomeInputSchema>;
 export type AddDeviceInput = z.input<typeof AddDeviceInputSchema>;
 export type ListDevicesFilter = z.input<typeof ListDevicesFilterSchema>;
+export type ServiceAccount = z.infer<typeof ServiceAccountSchema>;
+export type AddServiceAccountInput = z.input<typeof AddServiceAccountInputSchema>;
+export type ListServiceAccountsFilter = z.input<typeof ListServiceAccountsFilterSchema>;
 
 export const REGISTRY_ERROR_CODES = [
   'TRY_ERR_INVALID_ID',
@@ -86,6 +119,9 @@ export const REGISTRY_ERROR_CODES = [
   'TRY_ERR_NOT_A_BRIDGE',
   'TRY_ERR_BRIDGE_CHILD_EXISTS',
   'TRY_ERR_ASSIGNMENT_ORDER',
+  'TRY_ERR_SERVICE_ACCOUNT_NOT_FOUND',
+  /** The id is taken, by a service account or by a device (they share the MQTT client id namespace). */
+  'TRY_ERR_SERVICE_ACCOUNT_EXISTS',
   'TRY_ERR_STORAGE',
 ] as const;
 

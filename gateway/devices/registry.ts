@@ -1,20 +1,25 @@
-import type { AuthResult, Principal } from '../../broker/types.js';
+import type { AuthResult } from '../../broker/types.js';
 import { sqliteErrorCode, type Database } from '../db/sqlite.js';
 import {
   AddDeviceInputSchema,
   AddHomeInputSchema,
+  AddServiceAccountInputSchema,
   BridgeChildSchema,
   ListDevicesFilterSchema,
+  ListServiceAccountsFilterSchema,
   RegistryError,
   type AddDeviceInput,
   type AddHomeInput,
+  type AddServiceAccountInput,
   type Assignment,
   type BridgeChild,
   type Device,
   type DeviceDetails,
   type Home,
   type ListDevicesFilter,
+  type ListServiceAccountsFilter,
   type RegistryErrorCode,
+  type ServiceAccount,
 } from './model.js';
 import { generateSecret, hashSecret, verifySecret } from './secrets.js';
 import { AdapterIdSchema, type DeviceKind } from './ids.js';
@@ -77,6 +82,8 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
         () =>
           store.transaction(() => {
             if (store.getDevice(parsed.id)) fail('TRY_ERR_DEVICE_EXISTS', `device ${parsed.id} already exists`);
+            if (store.getServiceAccount(parsed.id))
+              fail('TRY_ERR_DEVICE_EXISTS', `id ${parsed.id} is already used by a service account (they share MQTT client ids)`);
             if (parsed.homeId !== undefined) {
               assertPlaceable(parsed, 'be assigned to a home');
               requireHome(parsed.homeId);
@@ -85,7 +92,10 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
             if (parsed.homeId !== undefined) store.openNewAssignment(parsed.id, parsed.homeId, at);
             return requireDevice(parsed.id);
           }),
-        (code) => (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? ['TRY_ERR_DEVICE_EXISTS', `device ${parsed.id} already exists`] : undefined),
+        (code) =>
+          code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_TRIGGER'
+            ? ['TRY_ERR_DEVICE_EXISTS', `id ${parsed.id} is already in use`]
+            : undefined,
       );
       return { device, secret };
     },
@@ -214,25 +224,79 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
       return guard('resolving a bridge child', () => store.childByName(bridgeId, friendlyName)?.deviceId);
     },
 
+    // ── Service accounts: an integration's read-only MQTT account for one team's alerts ──────────────────
+
+    /** The secret is returned here once; only its hash is stored. The team need not have homes yet (the ops team). */
+    addServiceAccount: (input: AddServiceAccountInput): { account: ServiceAccount; secret: string } => {
+      const parsed = parse(AddServiceAccountInputSchema, input);
+      const secret = generateSecret();
+      const at = isoTime(now());
+      const taken = (): never => fail('TRY_ERR_SERVICE_ACCOUNT_EXISTS', `service account ${parsed.id} already exists`);
+      const account = guard(
+        'adding a service account',
+        () =>
+          store.transaction(() => {
+            if (store.getServiceAccount(parsed.id)) taken();
+            if (store.getDevice(parsed.id))
+              fail('TRY_ERR_SERVICE_ACCOUNT_EXISTS', `id ${parsed.id} is already used by a device (they share MQTT client ids)`);
+            store.insertServiceAccount({ id: parsed.id, teamId: parsed.teamId, secretHash: hashSecret(secret), createdAt: at });
+            return store.getServiceAccount(parsed.id) ?? taken();
+          }),
+        (code) =>
+          code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_TRIGGER'
+            ? ['TRY_ERR_SERVICE_ACCOUNT_EXISTS', `id ${parsed.id} is already in use`]
+            : undefined,
+      );
+      return { account, secret };
+    },
+
+    listServiceAccounts: (filter: ListServiceAccountsFilter = {}): ServiceAccount[] => {
+      const parsed = parse(ListServiceAccountsFilterSchema, filter);
+      return guard('listing service accounts', () => store.listServiceAccounts(parsed));
+    },
+
+    getServiceAccount: (id: string): ServiceAccount | undefined => guard('reading a service account', () => store.getServiceAccount(id)),
+
+    /** Disabling refuses the account at its next CONNECT; a connection already open stays until it drops. */
+    setServiceAccountEnabled: (id: string, enabled: boolean): void => {
+      const found = guard('updating a service account', () => store.setServiceEnabled(id, enabled));
+      if (!found) fail('TRY_ERR_SERVICE_ACCOUNT_NOT_FOUND', `service account ${id} not found`);
+    },
+
+    /** Replaces the secret; the old one stops working at once. Returns the new secret, shown once. */
+    rotateServiceAccountSecret: (id: string): string => {
+      const secret = generateSecret();
+      const found = guard('rotating a secret', () => store.setServiceSecretHash(id, hashSecret(secret), isoTime(now())));
+      if (!found) fail('TRY_ERR_SERVICE_ACCOUNT_NOT_FOUND', `service account ${id} not found`);
+      return secret;
+    },
+
     /**
-     * Runs for every CONNECT. The secret is verified before `disabled` is reported, so only someone holding
-     * the secret learns that the device exists but is switched off.
+     * Runs for every CONNECT, for devices, observers and service accounts alike (one client id namespace).
+     * The secret is verified before `disabled` is reported, so only someone holding the secret learns that
+     * the account exists but is switched off; an unknown id costs the same hash check as a wrong secret.
      */
     authenticate: (deviceId: string, secret: Buffer): AuthResult => {
       const creds = guard('authenticating', () => store.credentials(deviceId));
-      if (!creds) {
+      if (creds) {
+        if (!verifySecret(secret, creds.secretHash)) return BAD_SECRET;
+        if (!creds.enabled) return DISABLED;
+        return { ok: true, principal: { kind: principalKind(creds.kind), id: deviceId } };
+      }
+      const service = guard('authenticating', () => store.serviceCredentials(deviceId));
+      if (!service) {
         verifySecret(secret, DUMMY_HASH);
         return UNKNOWN_DEVICE;
       }
-      if (!verifySecret(secret, creds.secretHash)) return BAD_SECRET;
-      if (!creds.enabled) return DISABLED;
-      return { ok: true, principal: { kind: principalKind(creds.kind), id: deviceId } };
+      if (!verifySecret(secret, service.secretHash)) return BAD_SECRET;
+      if (!service.enabled) return DISABLED;
+      return { ok: true, principal: { kind: 'service', id: deviceId, teamId: service.teamId } };
     },
   };
 }
 
 /** The broker only knows what a client may do: a bridge's topics, an observer's read-only view, or a device's own. */
-function principalKind(kind: DeviceKind): Principal['kind'] {
+function principalKind(kind: DeviceKind): 'device' | 'bridge' | 'observer' {
   if (kind === 'bridge' || kind === 'observer') return kind;
   return 'device';
 }

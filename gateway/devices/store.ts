@@ -1,6 +1,6 @@
 import type { Database } from '../db/sqlite.js';
 import type { DeviceKind } from './ids.js';
-import type { Assignment, BridgeChild, Device, Home } from './model.js';
+import type { Assignment, BridgeChild, Device, Home, ServiceAccount } from './model.js';
 
 /*
  * The registry's SQL, and nothing else: no validation, no rules. This is the seam a PostgreSQL backend
@@ -38,10 +38,31 @@ interface ChildRow {
   device_id: string;
 }
 
+interface ServiceAccountRow {
+  id: string;
+  team_id: string;
+  enabled: number;
+  created_at: string;
+  secret_rotated_at: string | null;
+}
+
 export interface Credentials {
   readonly kind: DeviceKind;
   readonly secretHash: string;
   readonly enabled: boolean;
+}
+
+export interface ServiceCredentials {
+  readonly teamId: string;
+  readonly secretHash: string;
+  readonly enabled: boolean;
+}
+
+export interface NewServiceAccount {
+  id: string;
+  teamId: string;
+  secretHash: string;
+  createdAt: string;
 }
 
 export interface NewDevice {
@@ -52,6 +73,8 @@ export interface NewDevice {
   secretHash: string;
   createdAt: string;
 }
+
+const SERVICE_ACCOUNT_SELECT = 'SELECT id, team_id, enabled, created_at, secret_rotated_at FROM service_accounts';
 
 const DEVICE_SELECT = `
   SELECT d.id, d.kind, d.model, d.adapter_id, d.enabled, d.created_at, d.secret_rotated_at, a.home_id
@@ -109,6 +132,20 @@ export function createSqliteDeviceStore(db: Database) {
     childByName: db.prepare<[string, string], ChildRow>(
       'SELECT bridge_id, friendly_name, device_id FROM bridge_children WHERE bridge_id = ? AND friendly_name = ?',
     ),
+
+    insertServiceAccount: db.prepare(
+      `INSERT INTO service_accounts (id, team_id, secret_hash, enabled, created_at, secret_rotated_at)
+       VALUES (@id, @teamId, @secretHash, 1, @createdAt, NULL)`,
+    ),
+    getServiceAccount: db.prepare<[string], ServiceAccountRow>(`${SERVICE_ACCOUNT_SELECT} WHERE id = ?`),
+    listServiceAccounts: db.prepare<{ teamId: string | null }, ServiceAccountRow>(
+      `${SERVICE_ACCOUNT_SELECT} WHERE (@teamId IS NULL OR team_id = @teamId) ORDER BY id`,
+    ),
+    serviceCredentials: db.prepare<[string], { team_id: string; secret_hash: string; enabled: number }>(
+      'SELECT team_id, secret_hash, enabled FROM service_accounts WHERE id = ?',
+    ),
+    setServiceEnabled: db.prepare('UPDATE service_accounts SET enabled = ? WHERE id = ?'),
+    setServiceSecretHash: db.prepare('UPDATE service_accounts SET secret_hash = ?, secret_rotated_at = ? WHERE id = ?'),
   };
 
   return {
@@ -189,6 +226,29 @@ export function createSqliteDeviceStore(db: Database) {
       const row = s.childByName.get(bridgeId, friendlyName);
       return row && toChild(row);
     },
+
+    insertServiceAccount(account: NewServiceAccount): void {
+      const { id, teamId, secretHash, createdAt } = account;
+      s.insertServiceAccount.run({ id, teamId, secretHash, createdAt });
+    },
+    getServiceAccount(id: string): ServiceAccount | undefined {
+      const row = s.getServiceAccount.get(id);
+      return row && toServiceAccount(row);
+    },
+    listServiceAccounts(filter: { teamId?: string | undefined }): ServiceAccount[] {
+      return s.listServiceAccounts.all({ teamId: filter.teamId ?? null }).map(toServiceAccount);
+    },
+    serviceCredentials(id: string): ServiceCredentials | undefined {
+      const row = s.serviceCredentials.get(id);
+      return row && { teamId: row.team_id, secretHash: row.secret_hash, enabled: row.enabled === 1 };
+    },
+    /** Returns false when no such service account exists. */
+    setServiceEnabled(id: string, enabled: boolean): boolean {
+      return s.setServiceEnabled.run(enabled ? 1 : 0, id).changes > 0;
+    },
+    setServiceSecretHash(id: string, secretHash: string, at: string): boolean {
+      return s.setServiceSecretHash.run(secretHash, at, id).changes > 0;
+    },
   };
 }
 
@@ -214,6 +274,16 @@ function toDevice(row: DeviceRow): Device {
 
 function toAssignment(row: AssignmentRow): Assignment {
   return { homeId: row.home_id, validFrom: row.valid_from, validTo: row.valid_to };
+}
+
+function toServiceAccount(row: ServiceAccountRow): ServiceAccount {
+  return {
+    id: row.id,
+    teamId: row.team_id,
+    enabled: row.enabled === 1,
+    createdAt: row.created_at,
+    secretRotatedAt: row.secret_rotated_at,
+  };
 }
 
 function toChild(row: ChildRow): BridgeChild {

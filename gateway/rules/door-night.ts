@@ -63,7 +63,13 @@ export const doorNightRule = defineRule<DoorNightState, DoorNightParams>({
     const open = doorOpenness(event);
     const unlocked = b.type === 'lock' && b.kind === 'unlocked' && params.unlockRaises;
     const evidence = [{ eventId: event.eventId, deviceId: event.deviceId, observedAt: event.observedAt }];
-    const base = { rule: 'door-night' as const, homeId: event.homeId, subject: DOOR_SUBJECT, severity: 'high' as const, kind: 'care' as const };
+    const base = {
+      rule: 'door-night' as const,
+      homeId: event.homeId,
+      subject: DOOR_SUBJECT,
+      severity: 'high' as const,
+      kind: 'care' as const,
+    };
     const next: DoorNightState = { ...state, staffSince: locked ? null : state.staffSince };
 
     if ((open === true || unlocked) && !state.raised && !staffHere) {

@@ -158,6 +158,7 @@ export function startAlerting(deps: AlertingDeps): Alerting {
   const health = gatewayHealth(apply, clock, deps.influxDownAlertMs ?? 5 * MINUTE);
   const offHealth = bus.on('gateway-health', (e: GatewayHealthEvent) => health.on(e));
 
+  const hub = createSseHub(alerts, notifier, log);
   engine.start();
   // Overdue timers fire on the clock's next tick; the alert deadlines are armed now.
   wrote = true;
@@ -168,11 +169,11 @@ export function startAlerting(deps: AlertingDeps): Alerting {
     if (closed) return;
     plans.refresh(engine);
     afterWrites();
+    // Transitions written by another process (`tryggheim alerts ack` in a shell) reach the live streams too.
+    hub.pump();
     pollHandle = clock.setTimer(clock.now() + CARE_POLL_MS, poll);
   };
   poll();
-
-  const hub = createSseHub(alerts, notifier, log);
 
   return {
     care,

@@ -132,13 +132,27 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     armed.delete(id);
   }
 
+  /** Parsed parameters per plan object: a cached plan (the gateway's care cache) parses each rule's once. */
+  const paramsCache = new WeakMap<CarePlan, Map<string, unknown>>();
+
   function paramsFor(rule: AnyRule, plan: CarePlan): unknown {
+    let perRule = paramsCache.get(plan);
+    if (perRule === undefined) {
+      perRule = new Map();
+      paramsCache.set(plan, perRule);
+    }
+    if (perRule.has(rule.id)) return perRule.get(rule.id);
     const override = plan.overrides[rule.id];
     const parsed = rule.defaults.safeParse(override ?? {});
-    if (parsed.success) return parsed.data;
-    // A bad override must not silence the rule: run it with its defaults and say so.
-    logger.warn({ event: 'rules.bad_override', rule: rule.id, homeId: plan.homeId }, 'rule override invalid; using defaults');
-    return rule.defaults.parse({});
+    let params: unknown;
+    if (parsed.success) params = parsed.data;
+    else {
+      // A bad override must not silence the rule: run it with its defaults and say so.
+      logger.warn({ event: 'rules.bad_override', rule: rule.id, homeId: plan.homeId }, 'rule override invalid; using defaults');
+      params = rule.defaults.parse({});
+    }
+    perRule.set(rule.id, params);
+    return params;
   }
 
   /** The state and its stored JSON (undefined when none is stored for this rule version). */

@@ -18,6 +18,7 @@ import { startHttpServer, type HttpServerHandle } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { escalationPolicy, startAlerting, type Alerting } from './alerting.js';
 import { brokerPublisher, createMqttAlertChannel } from './delivery/mqtt.js';
+import { createWebhookChannel } from './delivery/webhook.js';
 import { systemClock, type GatewayClock } from './clock.js';
 import { createMetrics } from './metrics.js';
 
@@ -136,6 +137,18 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     });
     http = await startHttpServer(app, config.http);
     // Delivery channels start once the broker is up; they deliver what the outbox holds from before too.
+    alerting.addChannels(
+      config.alerts.webhooks.map((w) =>
+        createWebhookChannel(w, {
+          outbox: alerting.alerts,
+          notifier: alerting.notifier,
+          clock,
+          // A webhook failing for N minutes becomes a gateway-health alert on the other channels.
+          onHealth: (signal) => alerting.apply(signal),
+          logger: logger.child({ component: 'delivery.webhook', webhook: w.id }),
+        }),
+      ),
+    );
     if (config.alerts.mqtt.enabled) {
       const opsTeamId = config.alerts.escalation.opsTeamId;
       alerting.addChannels([

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { maskSecrets } from '../config/load.js';
+import { registerAlertCommands } from './alerts.js';
 import { registerCareCommands } from './care.js';
 import { createCliContext, reportConfigError, type CliContext } from './context.js';
 import { registerDeadLetterCommands } from './deadletters.js';
@@ -43,6 +44,7 @@ export function buildProgram(ctx?: CliContext): Command {
   registerHomeCommands(program, context);
   registerServiceAccountCommands(program, context);
   registerCareCommands(program, context);
+  registerAlertCommands(program, context);
   registerDeadLetterCommands(program, context);
   registerDemoCommand(program, context);
   registerSimCommands(program, context);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RouteSchema } from '../delivery/channel.js';
+import { WebhookConfigSchema } from '../delivery/webhook.js';
 import { TeamIdSchema } from '../devices/ids.js';
 
 // One schema for the whole gateway. Defaults are the production defaults; tests override ports with 0.
@@ -173,6 +174,11 @@ export const AlertsConfigSchema = z
     influxDownMinutes: Minutes.default(5),
     /** Alerts on `tryggheim/v1/alerts/{teamId}/…` for service accounts (gateway/delivery/mqtt.ts). */
     mqtt: z.strictObject({ enabled: z.boolean().default(true), route: RouteSchema.prefault({}) }).prefault({}),
+    /** Signed JSON POSTs to home-service systems (gateway/delivery/webhook.ts); set them in the config file. */
+    webhooks: z
+      .array(WebhookConfigSchema)
+      .default([])
+      .refine((w) => new Set(w.map((x) => x.id)).size === w.length, { error: 'webhook ids must be unique' }),
   })
   .prefault({});
 

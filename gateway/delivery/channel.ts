@@ -60,7 +60,7 @@ export function routes(route: Route, entry: Pick<OutboxEntry, 'teamId' | 'severi
 
 /**
  * How a channel reports its own health as a technical alert on the other channels ("a webhook failing for N
- * minutes"): a `gateway-health` signal with homeId null and subject `<kind>:<channel name>`; the gateway
+ * minutes"): a `gateway-health` signal with homeId null and subject `<kind>:<id>` (`webhook:north-emergency`); the gateway
  * applies it to the alert store. Must not throw.
  */
 export type HealthSignalSink = (signal: AlertSignal) => void;

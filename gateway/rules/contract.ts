@@ -58,6 +58,11 @@ export interface ScheduledTimer {
   readonly subject: string;
   readonly key: string;
   readonly at: number;
+  /**
+   * When the checked period began (a dose's time). The first time the gateway arms a home, a check whose
+   * period began before that moment is skipped: nobody was watching the dose, so its deadline proves nothing.
+   */
+  readonly startsAt?: number;
 }
 
 export interface Rule<S, P> {

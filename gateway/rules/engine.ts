@@ -260,7 +260,8 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     runStep(rule, plan, row.subject, { type: 'timer', key: row.key, at: Date.parse(row.at), subject: row.subject }, row);
   }
 
-  function armSchedule(homeId: string): void {
+  /** `replanning`: the home's schedule was forgotten on purpose (a plan change), not armed for the first time. */
+  function armSchedule(homeId: string, replanning = false): void {
     const plan = care.planFor(homeId);
     if (plan === undefined) return;
     scheduledHomes.add(homeId);
@@ -277,8 +278,10 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
           const to = now + horizon;
           if (to <= from) return;
           const ctx: RuleContext<unknown> = { now, plan, params: paramsFor(rule, plan) };
+          const firstArming = until === undefined && !replanning;
           for (const t of rule.schedule?.(ctx, from, to) ?? []) {
             if (t.at < from || t.at >= to) continue;
+            if (firstArming && t.startsAt !== undefined && t.startsAt < now) continue;
             const row = { rule: rule.id, home_id: homeId, subject: t.subject, key: t.key, at: iso(t.at) };
             if (q.addScheduled.run(row.rule, row.home_id, row.subject, row.key, row.at).changes > 0) toArm.push(row);
           }
@@ -351,7 +354,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         return rows;
       })();
       for (const r of dropped) disarm(r);
-      armSchedule(homeId);
+      armSchedule(homeId, true);
     },
     armedTimers: () => armed.size,
     close() {

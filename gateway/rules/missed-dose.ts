@@ -281,6 +281,6 @@ export const missedDoseRule = defineRule<MissedDoseState, MissedDoseParams>({
   schedule(ctx, from, to) {
     return occurrences(ctx.plan, from, to)
       .filter((o) => o.deadline >= from && o.deadline < to)
-      .map((o) => ({ subject: DOSES_SUBJECT, key: `${DEADLINE}${o.label}`, at: o.deadline }));
+      .map((o) => ({ subject: DOSES_SUBJECT, key: `${DEADLINE}${o.label}`, at: o.deadline, startsAt: o.at }));
   },
 });

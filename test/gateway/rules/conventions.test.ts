@@ -27,6 +27,21 @@ const bodies: EventBody[] = [
   { type: 'vitals', readings: { spo2_pct: 0 } },
   { type: 'status', status: { online: false } },
   { type: 'status', status: { online: true, battery_pct: 1 } },
+  { type: 'lock', kind: 'failed_attempt', method: 'keypad' },
+  { type: 'lock', kind: 'locked', method: 'auto' },
+  { type: 'lock', kind: 'unlocked', method: 'rfid', credentialRef: 'tag-0001' },
+  { type: 'measurement', readings: { bed_occupied: false } },
+  { type: 'measurement', readings: { bed_occupied: true, motion: true, temperature_c: 12 } },
+  { type: 'dose', kind: 'jam' },
+  { type: 'dose', kind: 'empty' },
+  { type: 'dose', kind: 'power_lost' },
+  { type: 'dose', kind: 'refill_needed' },
+  { type: 'alarm', kind: 'water_leak', state: 'active' },
+  { type: 'alarm', kind: 'smoke', state: 'cleared' },
+  { type: 'alarm', kind: 'panic', state: 'active' },
+  { type: 'alarm', kind: 'bed_exit', state: 'cleared' },
+  { type: 'vitals', readings: { heart_rate_bpm: 190, bp_systolic_mmhg: 80 } },
+  { type: 'status', status: { battery_low: true, battery_pct: 9 } },
 ];
 
 function junkInputs(seed: number): RuleInput[] {

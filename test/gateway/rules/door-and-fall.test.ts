@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fallRule } from '../../../gateway/rules/fall.js';
 import { harness, MIN, plan } from './support.js';
 
 // fall, door-left-open and door-night on the shared virtual clock (simulators/clock.ts), home h001 in
@@ -29,7 +30,7 @@ describe('fall', () => {
   });
 
   it('other alarms and a cleared without a fall raise nothing', () => {
-    const h = harness({ start: DAY_T, plans: noDoses });
+    const h = harness({ start: DAY_T, plans: noDoses, rules: [fallRule] });
     h.send('s-1', { type: 'alarm', kind: 'smoke', state: 'active' });
     h.send('fall-1', { type: 'alarm', kind: 'fall', state: 'cleared' });
     expect(h.signals).toEqual([]);

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineRule, type AnyRule } from '../../../gateway/rules/contract.js';
 import { fallRule } from '../../../gateway/rules/fall.js';
+import { missedDoseRule } from '../../../gateway/rules/missed-dose.js';
 import { RULES } from '../../../gateway/rules/registry.js';
-import { harness, MIN, plan } from './support.js';
+import { event, harness, MIN, plan } from './support.js';
 
 // The engine's own guarantees, on the shared virtual clock (simulators/clock.ts).
 const T = Date.parse('2026-03-10T11:00:00Z');
@@ -59,10 +60,19 @@ describe('rule engine', () => {
     expect(h.logs.some((l) => l.level === 'warn')).toBe(true);
   });
 
+  it('a home armed for the first time after a dose time does not miss that dose; the next day it does', () => {
+    // 08:00 CET dose, window 60 + grace 30: deadline 09:30 CET. The gateway first sees the home at 09:00 CET.
+    const h = harness({ start: Date.parse('2026-03-10T08:00:00Z'), rules: [missedDoseRule] });
+    h.clock.advanceTo(Date.parse('2026-03-10T09:00:00Z'));
+    expect(h.raised('missed-dose')).toEqual([]);
+    h.clock.advanceTo(Date.parse('2026-03-11T08:30:00Z'));
+    expect(h.raised('missed-dose').map((s) => s.subject)).toEqual(['2026-03-11T08:00']);
+  });
+
   it('events of unknown or unassigned homes are skipped', () => {
     const h = harness({ start: T, plans: [plan({ doses: [] })] });
     h.send('f', { type: 'alarm', kind: 'fall', state: 'active' }, 'h999');
-    h.engine.handleEvents([{ ...h.send('x', { type: 'alarm', kind: 'smoke', state: 'active' }), homeId: null }]);
+    h.engine.handleEvents([event('x', { type: 'alarm', kind: 'smoke', state: 'active' }, T, null)]);
     expect(h.signals).toEqual([]);
   });
 

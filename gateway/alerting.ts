@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../adapters/canonical.js';
 import type { DeviceStatus, Principal } from '../broker/index.js';
 import type { EscalationPolicyInput } from './alerts/escalation.js';
 import { SEVERITY_RANK, type AcknowledgeInput, type Alert, type AlertTransition, type ResolveInput } from './alerts/model.js';
-import type { AlertSignal, Severity } from './alerts/signal.js';
+import { SEVERITIES, type AlertSignal, type Severity } from './alerts/signal.js';
 import { createAlertStore, type AlertStore } from './alerts/store.js';
 import type { CarePlan } from './care/model.js';
 import { createCareStore, type CareStore } from './care/store.js';
@@ -316,8 +316,14 @@ export function escalationPolicy(c: {
   chain?: string[] | undefined;
   opsTeamId: string;
 }): EscalationPolicyInput {
-  const ms = <T>(m: PerSeverity<number>, f: (v: number) => T): PerSeverity<T> =>
-    Object.fromEntries(Object.entries(m).flatMap(([k, v]) => (v === undefined ? [] : [[k, f(v)]]))) as PerSeverity<T>;
+  const ms = <T>(m: PerSeverity<number>, f: (v: number) => T): PerSeverity<T> => {
+    const out: PerSeverity<T> = {};
+    for (const sev of SEVERITIES) {
+      const v = m[sev];
+      if (v !== undefined) out[sev] = f(v);
+    }
+    return out;
+  };
   return {
     ackDeadlineMs: ms(c.ackMinutes, (v) => v * MINUTE),
     followUpDeadlineMs: ms(c.followUpMinutes, (v) => v * MINUTE),

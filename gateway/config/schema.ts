@@ -149,7 +149,11 @@ export const IngestConfigSchema = z
   })
   .prefault({});
 
-const Minutes = z.number().int().min(1).max(7 * 24 * 60);
+const Minutes = z
+  .number()
+  .int()
+  .min(1)
+  .max(7 * 24 * 60);
 const perSeverity = <T extends z.ZodType>(value: T) =>
   z.strictObject({ critical: value.optional(), high: value.optional(), medium: value.optional(), low: value.optional() }).prefault({});
 
@@ -163,7 +167,13 @@ export const AlertsConfigSchema = z
         /** From raise to "followed up late" (defaults 30/120/480/4320). */
         followUpMinutes: perSeverity(Minutes),
         /** Reminders while unacknowledged; 0 switches them off for that severity (defaults 2/5/20/360). */
-        reminderMinutes: perSeverity(z.number().int().min(0).max(7 * 24 * 60)),
+        reminderMinutes: perSeverity(
+          z
+            .number()
+            .int()
+            .min(0)
+            .max(7 * 24 * 60),
+        ),
         /** Escalation levels, first = the home's team (default team → team_lead → response_centre). */
         chain: z.array(z.string()).min(1).optional(),
         /** Where gateway-health alerts and alerts of homes unknown to the registry go. */

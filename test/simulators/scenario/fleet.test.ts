@@ -35,7 +35,8 @@ describe('expandFleet', () => {
     const zigbeeable = (d: (typeof fleet)[number]): boolean => !(d.roles ?? []).some((r) => ['bed', 'chair', 'fall', 'panic'].includes(r));
     expect(homesWith((d) => d.kind === 'sensor' && d.format === 'tryggheim' && zigbeeable(d))).toBe(5);
     for (const d of fleet.filter((x) => x.kind === 'sensor' && !zigbeeable(x))) expect(d.format).not.toBe('zigbee2mqtt');
-    for (const c of fleet.flatMap((d) => d.children ?? [])) expect((c.roles ?? []).some((r) => ['bed', 'fall', 'panic'].includes(r))).toBe(false);
+    for (const c of fleet.flatMap((d) => d.children ?? []))
+      expect((c.roles ?? []).some((r) => ['bed', 'fall', 'panic'].includes(r))).toBe(false);
     expect(homesWith((d) => d.kind === 'sensor' && d.format === 'senml')).toBe(3);
     expect(homesWith((d) => d.kind === 'vitals')).toBe(6);
     const smoke = fleet.flatMap((d) => [d, ...(d.children ?? [])]).filter((d) => d.roles?.includes('smoke'));

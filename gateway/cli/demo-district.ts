@@ -93,6 +93,17 @@ export function startDistrict(gw: Gateway, scenario: Scenario, run: { clock: Clo
     if (s.status === 'offline' && !s.retained) print(`  [${simTime(clock.now())}] ${s.principal.kind} ${s.principal.id} went offline`);
   });
 
+  // Alerts as they are raised: what a nurse's screen would show (the dashboard is issue 6).
+  let alertCursor = gw.alerting.alerts.lastOutboxId();
+  const offAlerts = gw.alerting.notifier.subscribe(() => {
+    for (const entry of gw.alerting.alerts.outboxSince(alertCursor, 1000)) {
+      alertCursor = entry.id;
+      const { transition: t, alert: a } = entry;
+      if (t.type === 'raised')
+        ctx.out(`  [${simTime(Date.parse(t.at))}] ALERT ${a.severity.padEnd(8)} home ${a.homeId ?? '-'}  ${a.rule}: ${a.title}`);
+    }
+  });
+
   const abort = new AbortController();
   const kinds = Object.fromEntries(fleet.map((d) => [d.id, d.kind === 'bridge' ? ('bridge' as const) : ('device' as const)]));
   const port = gw.broker.address('tcp')?.port ?? gw.config.broker.tcp.port;
@@ -112,7 +123,7 @@ export function startDistrict(gw: Gateway, scenario: Scenario, run: { clock: Clo
       ctx.out(
         `[demo] simulated ${simTime(p.at)} · ${p.acknowledged.toLocaleString('en')} messages acknowledged · ` +
           `${gw.ingest.stats.events.toLocaleString('en')} events · ${gw.ingest.stats.pointsWritten.toLocaleString('en')} points stored · ` +
-          `${dead} dead letters`,
+          `${dead} dead letters · ${gw.alerting.alerts.list({ limit: 5000 }).length} alerts open`,
       );
     },
   }).catch((err: unknown) => {
@@ -134,6 +145,7 @@ export function startDistrict(gw: Gateway, scenario: Scenario, run: { clock: Clo
       const summary = await done;
       offEvents();
       offStatus();
+      offAlerts();
       if (summary)
         ctx.out(
           `[demo] district stopped: ${summary.acknowledged} acknowledged, ${summary.failed} failed, ${summary.refused.length} refused`,

@@ -99,7 +99,6 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     armedUntil: db.prepare<[string, string], { armed_until: string }>(
       'SELECT armed_until FROM rule_schedules WHERE rule = ? AND home_id = ?',
     ),
-    forgetSchedules: db.prepare('DELETE FROM rule_schedules WHERE home_id = ?'),
     setArmedUntil: db.prepare(
       `INSERT INTO rule_schedules (rule, home_id, armed_until) VALUES (?, ?, ?)
        ON CONFLICT (rule, home_id) DO UPDATE SET armed_until = excluded.armed_until`,
@@ -260,8 +259,13 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     runStep(rule, plan, row.subject, { type: 'timer', key: row.key, at: Date.parse(row.at), subject: row.subject }, row);
   }
 
-  /** `replanning`: the home's schedule was forgotten on purpose (a plan change), not armed for the first time. */
-  function armSchedule(homeId: string, replanning = false): void {
+  /**
+   * `redo` (a plan change): the home's future schedule timers were dropped — these ids — and are armed again
+   * from now under the new plan. A check whose period began before now (a dose at 08:00, re-armed at 08:30) is
+   * armed only if it was armed before: a plan edit or a home's first arming never makes a dose that nobody
+   * was watching count as missed.
+   */
+  function armSchedule(homeId: string, redo?: ReadonlySet<string>): void {
     const plan = care.planFor(homeId);
     if (plan === undefined) return;
     scheduledHomes.add(homeId);
@@ -274,15 +278,15 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
           const until = q.armedUntil.get(rule.id, homeId);
           // Continue where the last arming stopped, so a deadline that fired (row deleted) is never armed
           // twice; after a long outage, start from now (deadlines of days the gateway was down are not replayed).
-          const from = Math.max(until === undefined ? now : Date.parse(until.armed_until), now);
+          const from = redo !== undefined || until === undefined ? now : Math.max(Date.parse(until.armed_until), now);
           const to = now + horizon;
           if (to <= from) return;
           const ctx: RuleContext<unknown> = { now, plan, params: paramsFor(rule, plan) };
-          const firstArming = until === undefined && !replanning;
+          const fresh = until === undefined || redo !== undefined;
           for (const t of rule.schedule?.(ctx, from, to) ?? []) {
             if (t.at < from || t.at >= to) continue;
-            if (firstArming && t.startsAt !== undefined && t.startsAt < now) continue;
             const row = { rule: rule.id, home_id: homeId, subject: t.subject, key: t.key, at: iso(t.at) };
+            if (fresh && t.startsAt !== undefined && t.startsAt < now && redo?.has(timerId(row)) !== true) continue;
             if (q.addScheduled.run(row.rule, row.home_id, row.subject, row.key, row.at).changes > 0) toArm.push(row);
           }
           q.setArmedUntil.run(rule.id, homeId, iso(to));
@@ -350,11 +354,10 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
       const dropped = db.transaction(() => {
         const rows = q.futureScheduled.all(homeId, iso(now));
         for (const r of rows) q.cancel.run(r.rule, r.home_id, r.subject, r.key);
-        q.forgetSchedules.run(homeId);
         return rows;
       })();
       for (const r of dropped) disarm(r);
-      armSchedule(homeId, true);
+      armSchedule(homeId, new Set(dropped.map(timerId)));
     },
     armedTimers: () => armed.size,
     close() {

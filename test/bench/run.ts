@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { alertsBenchmark } from './alerts/index.js';
 import { connectionsBenchmark } from './connections/index.js';
 import { ingestBenchmark } from './ingest/index.js';
 import { UsageError, type Benchmark, type BenchOptions } from './types.js';
@@ -18,6 +19,11 @@ export const BENCHMARKS: Readonly<Record<string, { description: string; run: Ben
     description:
       "1,000 devices publish QoS 1: messages/s acked AND stored in InfluxDB, Tryggheim vs mosquitto + a DIY subscriber, and influxd's own ceiling",
     run: ingestBenchmark,
+  },
+  alerts: {
+    description:
+      '5,000 msg/s of telemetry from 1,000 devices, 200 falls: publish → SSE alert latency (p99 ≤ 50 ms) and door-left-open timer lateness (≤ 1 s)',
+    run: alertsBenchmark,
   },
 };
 

@@ -69,6 +69,21 @@ describe('rule engine', () => {
     expect(h.raised('missed-dose').map((s) => s.subject)).toEqual(['2026-03-11T08:00']);
   });
 
+  it('a plan edit keeps a started dose that was armed, and does not arm one that started before the edit', () => {
+    // Armed at 07:00 CET with an 08:00 dose (deadline 09:30). At 08:30 the plan gains 08:15 (already started).
+    const p = plan();
+    const plans = [p];
+    const h = harness({ start: Date.parse('2026-03-10T06:00:00Z'), plans, rules: [missedDoseRule] });
+    h.clock.advanceTo(Date.parse('2026-03-10T07:30:00Z'));
+    plans[0] = { ...p, doses: [...p.doses, { time: '08:15', windowMinutes: 30, graceMinutes: 0, weekdays: [1, 2, 3, 4, 5, 6, 7] }] };
+    h.engine.replan('h001');
+    h.clock.advanceTo(Date.parse('2026-03-10T09:00:00Z'));
+    expect(h.raised('missed-dose').map((s) => s.subject)).toEqual(['2026-03-10T08:00']);
+    // The next day both are watched from the start.
+    h.clock.advanceTo(Date.parse('2026-03-11T09:00:00Z'));
+    expect(h.raised('missed-dose').map((s) => s.subject)).toEqual(['2026-03-10T08:00', '2026-03-11T08:15', '2026-03-11T08:00']);
+  });
+
   it('events of unknown or unassigned homes are skipped', () => {
     const h = harness({ start: T, plans: [plan({ doses: [] })] });
     h.send('f', { type: 'alarm', kind: 'fall', state: 'active' }, 'h999');

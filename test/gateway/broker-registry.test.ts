@@ -81,7 +81,7 @@ describe('registered devices through mosquitto_pub / mosquitto_sub', () => {
     const g = await gateway();
     const { secret } = g.registry.addDevice({ id: 'd-0001', kind: 'lock', model: 'demo-lock', adapterId: 'tryggheim' });
     g.registry.addDevice({ id: 'd-0002', kind: 'lock', model: 'demo-lock', adapterId: 'tryggheim' });
-    const got = received(g, 'tryggheim/v1/#');
+    const got = received(g, 'tryggheim/v1/devices/#');
     const r = await run('mosquitto_pub', [...auth('d-0001', secret), '-q', '1', '-t', 'tryggheim/v1/devices/d-0002/up', '-m', 'forged']);
     expect(r.code).not.toBe(0);
     await sleep(50);

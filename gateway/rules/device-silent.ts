@@ -169,9 +169,18 @@ function clear(s: DeviceSilentState, subject: string, ctx: RuleContext<DeviceSil
   };
 }
 
+/**
+ * A tenth of the interval: `lastSeen` is only moved when it is this much out of date, so a device's every
+ * message is not a database write and a timer move (at 5,000 messages/s that was the gateway's bottleneck).
+ * The deadline is therefore `lastSeen + interval + slack`: never early, at most `slack` late (mains: 10–11 min).
+ */
+function slackMs(s: DeviceSilentState, p: DeviceSilentParams): number {
+  return Math.round(intervalMs(s, p) / 10);
+}
+
 /** The device spoke (any event) or came online at `t`. */
 function alive(s: DeviceSilentState, subject: string, t: number, ctx: RuleContext<DeviceSilentParams>): StepResult<DeviceSilentState> {
-  const due = t + intervalMs(s, ctx.params);
+  const due = t + intervalMs(s, ctx.params) + slackMs(s, ctx.params);
   const next: DeviceSilentState = { ...s, lastSeen: t, due, offlineSince: null, offlineDue: null };
   const cancel = s.offlineDue === null ? [] : [OFFLINE];
   if (s.raised === null || s.stableAt !== null) return { state: next, signals: [], timers: [{ at: due, key: SILENT }], cancel };
@@ -215,7 +224,7 @@ function onTimer(
     case SILENT: {
       if (s.due !== input.at || s.raised !== null || s.offlineSince !== null) return unchanged(s);
       // The interval may have been changed (override) since the deadline was set: a later one moves it.
-      const due = (s.lastSeen ?? input.at) + intervalMs(s, ctx.params);
+      const due = (s.lastSeen ?? input.at) + intervalMs(s, ctx.params) + slackMs(s, ctx.params);
       if (due > input.at) return { state: { ...s, due }, signals: [], timers: [{ at: due, key: SILENT }] };
       return raise(s, 'silent', subject, ctx);
     }
@@ -247,7 +256,7 @@ function onTimer(
 
 export const deviceSilentRule = defineRule<DeviceSilentState, DeviceSilentParams>({
   id: 'device-silent',
-  version: 1,
+  version: 2,
   defaults: DeviceSilentParamsSchema,
   initial: () => ({
     kind: null,
@@ -290,6 +299,19 @@ export const deviceSilentRule = defineRule<DeviceSilentState, DeviceSilentParams
     const t = Math.round(ctx.now);
     // A bridge reporting one of its devices unavailable is not the device speaking.
     if (b.type === 'status' && b.status.online === false) return offline(s, event.deviceId, t, ctx);
+    const quiet =
+      s.kind === state.kind &&
+      s.doses === state.doses &&
+      s.bed === state.bed &&
+      state.raised === null &&
+      state.offlineSince === null &&
+      state.offlineDue === null &&
+      state.stableAt === null &&
+      state.lastSeen !== null &&
+      state.due !== null &&
+      t - state.lastSeen < slackMs(state, ctx.params);
+    // Heard again recently and nothing open: the stored deadline still holds (see slackMs).
+    if (quiet) return unchanged(state);
     return alive(s, event.deviceId, t, ctx);
   },
 });

@@ -23,14 +23,14 @@ const inBed: EventBody = { type: 'measurement', readings: { bed_occupied: true }
 const at = (iso: string): number => Date.parse(iso);
 
 describe('device-silent: heartbeats', () => {
-  it('a mains device (dispenser) silent for 10 minutes raises medium, technical, not a millisecond before', () => {
+  it('a mains device (dispenser) silent for its 10 minutes + a tenth of slack raises medium, technical, not a millisecond before', () => {
     const h = harness({ start: D, plans: [plan()], rules });
     status(h, 'disp-1', true, 'dispenser');
-    h.clock.advanceTo(D + 10 * MIN - 1);
+    h.clock.advanceTo(D + 11 * MIN - 1);
     expect(h.signals).toEqual([]);
     h.clock.advanceBy(1);
     expect(h.raised('device-silent')).toMatchObject([
-      { subject: 'disp-1', severity: 'medium', kind: 'technical', title: 'Device not heard from', at: D + 10 * MIN },
+      { subject: 'disp-1', severity: 'medium', kind: 'technical', title: 'Device not heard from', at: D + 11 * MIN },
     ]);
     expect(h.raised()[0]?.evidence[0]?.note).toBe('no message since 11:00 (expected every 10 min)');
     h.clock.advanceBy(5 * HOUR);
@@ -40,12 +40,27 @@ describe('device-silent: heartbeats', () => {
   it('any message one second before the deadline moves it', () => {
     const h = harness({ start: D, plans: [plan()], rules });
     status(h, 'disp-1', true, 'dispenser');
-    h.clock.advanceTo(D + 10 * MIN - 1000);
+    h.clock.advanceTo(D + 11 * MIN - 1000);
     h.send('disp-1', heartbeat);
-    h.clock.advanceTo(D + 20 * MIN - 1001);
+    h.clock.advanceTo(D + 22 * MIN - 1001);
     expect(h.signals).toEqual([]);
     h.clock.advanceBy(1);
-    expect(h.raised('device-silent')).toMatchObject([{ at: D + 20 * MIN - 1000 }]);
+    expect(h.raised('device-silent')).toMatchObject([{ at: D + 22 * MIN - 1000 }]);
+  });
+
+  it('messages within the slack (a tenth of the interval) write nothing; the deadline is never early', () => {
+    const h = harness({ start: D, plans: [plan()], rules });
+    status(h, 'disp-1', true, 'dispenser');
+    const stored = () => h.db.prepare("SELECT state FROM rule_state WHERE rule = 'device-silent'").pluck().get();
+    const before = stored();
+    h.clock.advanceTo(D + 50_000);
+    h.send('disp-1', heartbeat); // 50 s after: within the 1-minute slack, no write
+    expect(stored()).toBe(before);
+    // The device was last heard at +50 s: silent for 10 min from there is +10:50, the alert comes at +11:00.
+    h.clock.advanceTo(D + 11 * MIN - 1);
+    expect(h.signals).toEqual([]);
+    h.clock.advanceBy(1);
+    expect(h.raised('device-silent')).toHaveLength(1);
   });
 
   it('battery and unknown devices get 25 hours; a bridge 10 minutes', () => {
@@ -53,7 +68,7 @@ describe('device-silent: heartbeats', () => {
     h.send('sens-1', { type: 'measurement', readings: { temperature_c: 21 } }); // no kind known: battery
     status(h, 'lock-1', true, 'lock');
     status(h, 'hub-1', true, 'bridge');
-    h.clock.advanceTo(D + 25 * HOUR - 1);
+    h.clock.advanceTo(D + 27.5 * HOUR - 1);
     expect(h.raised('device-silent').map((s) => s.subject)).toEqual(['hub-1']);
     h.clock.advanceBy(1);
     expect(h.raised('device-silent').map((s) => s.subject)).toEqual(['hub-1', 'sens-1', 'lock-1']);
@@ -80,12 +95,12 @@ describe('device-silent: heartbeats', () => {
     const h = harness({ start: D, plans: [plan({ overrides })], rules });
     status(h, 'lock-1', true, 'lock');
     status(h, 'vit-1', true, 'vitals');
-    h.clock.advanceTo(D + 49 * HOUR - 1);
-    expect(h.raised('device-silent').map((s) => [s.subject, s.at])).toEqual([['lock-1', D + 10 * MIN]]);
+    h.clock.advanceTo(D + 53.9 * HOUR - 1);
+    expect(h.raised('device-silent').map((s) => [s.subject, s.at])).toEqual([['lock-1', D + 11 * MIN]]);
     h.clock.advanceBy(1);
     expect(h.raised('device-silent').map((s) => [s.subject, s.at])).toEqual([
-      ['lock-1', D + 10 * MIN],
-      ['vit-1', D + 49 * HOUR],
+      ['lock-1', D + 11 * MIN],
+      ['vit-1', D + 53.9 * HOUR],
     ]);
   });
 });
@@ -272,7 +287,7 @@ describe('device-silent across a restart', () => {
     b.clock.advanceTo(D + 2 * HOUR);
     expect(b.raised('device-silent').map((s) => [s.subject, s.at])).toEqual([
       ['hub-1', D + 3 * MIN],
-      ['disp-1', D + 10 * MIN],
+      ['disp-1', D + 11 * MIN],
     ]);
     expect(a.signals).toEqual([]);
     a.db.close();

@@ -154,12 +154,30 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     return params;
   }
 
+  /**
+   * The stored states, cached as JSON (write-through; this engine is their only writer). Parsed afresh for each
+   * step, so a rule that mutated what it was handed could not corrupt the cache. Dropped whole when a
+   * transaction rolls back.
+   */
+  const stateCache = new Map<string, { version: number; json: string } | null>();
+  const stateKey = (rule: string, homeId: string, subject: string): string => `${rule}\u0000${homeId}\u0000${subject}`;
+
   /** The state and its stored JSON (undefined when none is stored for this rule version). */
   function loadState(rule: AnyRule, homeId: string, subject: string): { state: unknown; json: string | undefined } {
-    const row = q.state.get(rule.id, homeId, subject);
-    if (row === undefined || row.rule_version !== rule.version) return { state: rule.initial(), json: undefined };
-    return { state: JSON.parse(row.state) as unknown, json: row.state };
+    const key = stateKey(rule.id, homeId, subject);
+    let hit = stateCache.get(key);
+    if (hit === undefined) {
+      const row = q.state.get(rule.id, homeId, subject);
+      hit = row === undefined ? null : { version: row.rule_version, json: row.state };
+      if (stateCache.size > 200_000) stateCache.clear();
+      stateCache.set(key, hit);
+    }
+    if (hit === null || hit.version !== rule.version) return { state: rule.initial(), json: undefined };
+    return { state: JSON.parse(hit.json) as unknown, json: hit.json };
   }
+
+  /** Set while handleEvents runs a whole chunk of events in one transaction: steps queue their timer changes here. */
+  let batch: { toArm: TimerRow[]; toDisarm: Omit<TimerRow, 'at'>[] } | undefined;
 
   function emit(signal: AlertSignal): void {
     try {
@@ -203,40 +221,52 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     const toArm: TimerRow[] = [];
     const toDisarm: Omit<TimerRow, 'at'>[] = [];
     const failKey = `${rule.id}|${homeId}`;
+    const body = (): void => {
+      if (firing !== undefined && q.fire.run(firing.rule, firing.home_id, firing.subject, firing.key, firing.at).changes === 0) return;
+      let out: { json: string; signals: AlertSignal[]; result: StepResult<unknown>; stored: string | undefined };
+      try {
+        const ctx: RuleContext<unknown> = { now, plan, params: paramsFor(rule, plan) };
+        const loaded = loadState(rule, homeId, subject);
+        const result = rule.step(loaded.state, input, ctx);
+        out = { ...validated(result), result, stored: loaded.json };
+      } catch (err) {
+        // Isolated: the state stays as it was, the (fired) timer stays deleted so it cannot loop.
+        logger.error({ event: 'rules.rule_failed', rule: rule.id, homeId, subject, input: input.type, err }, 'rule threw; state kept');
+        if (!failing.has(failKey)) {
+          failing.add(failKey);
+          emit(failureSignal('raise', rule, homeId, now, err));
+        }
+        return;
+      }
+      // Most inputs change nothing (a heartbeat, a reading inside limits): no write for those.
+      if (out.json !== out.stored) {
+        q.saveState.run(rule.id, homeId, subject, rule.version, out.json, iso(now));
+        stateCache.set(stateKey(rule.id, homeId, subject), { version: rule.version, json: out.json });
+      }
+      for (const key of out.result.cancel ?? []) {
+        q.cancel.run(rule.id, homeId, subject, key);
+        toDisarm.push({ rule: rule.id, home_id: homeId, subject, key });
+      }
+      for (const t of out.result.timers) {
+        const row = { rule: rule.id, home_id: homeId, subject, key: t.key, at: iso(t.at) };
+        q.setTimer.run(row.rule, row.home_id, row.subject, row.key, row.at);
+        toArm.push(row);
+      }
+      if (failing.delete(failKey)) emit(failureSignal('clear', rule, homeId, now));
+      for (const s of out.signals) emit(s);
+    };
+    if (batch !== undefined) {
+      // Inside handleEvents' transaction: a SQLite failure rolls the chunk back (handleEvents retries one by one).
+      body();
+      batch.toDisarm.push(...toDisarm);
+      batch.toArm.push(...toArm);
+      return;
+    }
     try {
-      db.transaction(() => {
-        if (firing !== undefined && q.fire.run(firing.rule, firing.home_id, firing.subject, firing.key, firing.at).changes === 0) return;
-        let out: { json: string; signals: AlertSignal[]; result: StepResult<unknown>; stored: string | undefined };
-        try {
-          const ctx: RuleContext<unknown> = { now, plan, params: paramsFor(rule, plan) };
-          const loaded = loadState(rule, homeId, subject);
-          const result = rule.step(loaded.state, input, ctx);
-          out = { ...validated(result), result, stored: loaded.json };
-        } catch (err) {
-          // Isolated: the state stays as it was, the (fired) timer stays deleted so it cannot loop.
-          logger.error({ event: 'rules.rule_failed', rule: rule.id, homeId, subject, input: input.type, err }, 'rule threw; state kept');
-          if (!failing.has(failKey)) {
-            failing.add(failKey);
-            emit(failureSignal('raise', rule, homeId, now, err));
-          }
-          return;
-        }
-        // Most inputs change nothing (a heartbeat, a reading inside limits): no write for those.
-        if (out.json !== out.stored) q.saveState.run(rule.id, homeId, subject, rule.version, out.json, iso(now));
-        for (const key of out.result.cancel ?? []) {
-          q.cancel.run(rule.id, homeId, subject, key);
-          toDisarm.push({ rule: rule.id, home_id: homeId, subject, key });
-        }
-        for (const t of out.result.timers) {
-          const row = { rule: rule.id, home_id: homeId, subject, key: t.key, at: iso(t.at) };
-          q.setTimer.run(row.rule, row.home_id, row.subject, row.key, row.at);
-          toArm.push(row);
-        }
-        if (failing.delete(failKey)) emit(failureSignal('clear', rule, homeId, now));
-        for (const s of out.signals) emit(s);
-      })();
+      db.transaction(body)();
     } catch (err) {
       // SQLite itself failed: nothing was committed; a fired timer's row is still there for the next start.
+      stateCache.clear();
       logger.error({ event: 'rules.store_failed', rule: rule.id, homeId, subject, err }, 'rule step not stored');
       return;
     }
@@ -343,8 +373,26 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
       rearmLoop();
     },
     handleEvents(events) {
-      for (const event of events)
-        if (event.homeId !== null) route(event.homeId, { type: 'event', event, kind: deps.deviceKind?.(event.deviceId) });
+      const each = (): void => {
+        for (const event of events)
+          if (event.homeId !== null) route(event.homeId, { type: 'event', event, kind: deps.deviceKind?.(event.deviceId) });
+      };
+      // One transaction for the chunk: a commit per rule step was the gateway's bottleneck under load.
+      const pending: NonNullable<typeof batch> = { toArm: [], toDisarm: [] };
+      batch = pending;
+      try {
+        db.transaction(each)();
+      } catch (err) {
+        batch = undefined;
+        stateCache.clear();
+        logger.warn({ event: 'rules.batch_failed', events: events.length, err }, 'rule steps of a chunk not stored; one at a time');
+        each();
+        return;
+      } finally {
+        batch = undefined;
+      }
+      for (const d of pending.toDisarm) disarm(d);
+      for (const row of pending.toArm) arm(row);
     },
     handleDeviceStatus(change) {
       route(change.homeId, { type: 'device-status', ...change });

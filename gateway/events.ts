@@ -14,7 +14,7 @@ export interface GatewayHealthEvent {
 
 export interface GatewayEvents {
   'device-status': [{ principal: Principal; status: DeviceStatus; retained: boolean; at: Date }];
-  /** Canonical events of one journaled message, in journal order (per-device order kept). At least once. */
+  /** Canonical events of a chunk of journaled messages (one rules-pass turn), in journal order. At least once. */
   events: [readonly CanonicalEvent[]];
   'gateway-health': [GatewayHealthEvent];
 }

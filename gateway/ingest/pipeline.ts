@@ -191,6 +191,8 @@ export function createIngest(deps: IngestDeps): Ingest {
     rulesScheduled = false;
     const entries = nextForRules();
     const dead: DeadLetterItem[] = [];
+    // One 'events' emit per chunk, in journal order: the rule engine stores a chunk in one transaction.
+    const chunk: CanonicalEvent[] = [];
     for (const entry of entries) {
       const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
       if (!decoded.ok) {
@@ -205,8 +207,9 @@ export function createIngest(deps: IngestDeps): Ingest {
       }
       stats.events += decoded.events.length;
       storagePass?.handOff(entry.seq, decoded.events);
-      bus.emit('events', decoded.events);
+      for (const e of decoded.events) chunk.push(e);
     }
+    if (chunk.length > 0) bus.emit('events', chunk);
     if (entries.length > 0) {
       deadLetters(dead);
       rulesCursor = entries.at(-1)?.seq ?? rulesCursor;

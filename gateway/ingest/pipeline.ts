@@ -3,7 +3,7 @@ import { bridgePrefix, parseDeviceTopic } from '../../broker/index.js';
 import type { CanonicalEvent } from '../../adapters/canonical.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
-import { decodeEntry, isTelemetryOnly, type DeadLetterReason, type Resolver } from './decode.js';
+import { decodeEntry, isTelemetryOnly, type DeadLetterReason, type Decoded, type Resolver } from './decode.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { createStoragePass } from './storage-pass.js';
 
@@ -44,6 +44,8 @@ export interface Ingest {
   /** For the broker's `accept` dep: journals device data; resolves once it is on disk. */
   accept(message: InboundMessage): Promise<void> | undefined;
   readonly stats: IngestStats;
+  /** Shutting down: acks no longer wait for the rules pass (what is journaled is safe to ack). */
+  releaseAcks(): void;
   /** Wakes both passes (e.g. after a dead-letter replay added entries). */
   kick(): void;
   stop(): Promise<void>;
@@ -68,7 +70,30 @@ export interface DeadLetterItem {
   adapterId: string | null;
   adapterVersion: number | null;
 }
-const READ_CHUNK = 500;
+const READ_CHUNK = 200;
+/** Telemetry handed to the rules per turn, at most this long (ms): the broker's packets wait meanwhile. */
+const TELEMETRY_BUDGET_MS = 5;
+/** Telemetry entries per 'events' emit (one rule-engine transaction each). */
+const TELEMETRY_SUB_CHUNK = 50;
+
+interface QueuedTelemetry {
+  principal: string;
+  seq: number;
+  events: CanonicalEvent[];
+  /** Accepted by this process (counted in `unhandled` until the rules have it). */
+  early: boolean;
+}
+
+/** A just-journaled entry with what was decoded when it arrived (none while the early path rests). */
+interface RecentEntry extends JournalEntry {
+  early?: Early;
+}
+
+interface Early {
+  decoded: Decoded;
+  /** Its events went to the rules before the journal commit (an alarm, a dose, a door). */
+  handled: boolean;
+}
 /**
  * Backpressure (acks wait) while more than RULES_LAG_HIGH journaled messages wait for the rules pass, until
  * it is back under RULES_LAG_LOW. The rules pass shares the main thread with the broker; without this a
@@ -109,6 +134,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   let rulesScheduled = false;
   const idle: (() => void)[] = [];
   let journalState: 'ok' | 'near_cap' | 'over_cap' = 'ok';
+  let acksReleased = false;
 
   /** One transaction for a whole chunk: a flood of bad payloads must not cost an fsync each. */
   function deadLetters(items: readonly DeadLetterItem[]): void {
@@ -154,27 +180,59 @@ export function createIngest(deps: IngestDeps): Ingest {
   /**
    * Entries this process just appended, so the rules pass need not read back what it wrote a moment ago
    * (the ingest benchmark measured journal reads at ~15 % of the CPU). Used only while they continue the
-   * cursor without a gap; anything else — after a restart, or entries a CLI replay inserted — is read from
-   * the journal. Bounded by MAX_RECENT; past that the journal is read instead.
+   * decoded position without a gap; anything else — after a restart, or entries a CLI replay inserted — is
+   * read from the journal. Bounded by MAX_RECENT; past that the journal is read instead.
    */
-  const recent = new Map<number, JournalEntry>();
+  const recent = new Map<number, RecentEntry>();
   let lastAppended = 0;
+  /**
+   * Messages of this process not yet handed to the rules, per principal (accepted, journaled or queued). An
+   * alarm may go to the rules before its journal commit only while its principal has none: never ahead of
+   * its own device's earlier messages.
+   */
+  const unhandled = new Map<string, number>();
+  /** Appends not yet committed, and whether `recent` overflowed (then the early path rests until caught up). */
+  let appending = 0;
+  let overflowed = false;
+  const handedOver = (principal: string): void => {
+    const left = (unhandled.get(principal) ?? 0) - 1;
+    if (left > 0) unhandled.set(principal, left);
+    else unhandled.delete(principal);
+  };
   const lagWaiters: (() => void)[] = [];
+  /** The highest seq decoded. Ahead of rulesCursor while decoded telemetry waits in `telemetry`. */
+  let decodedUpTo = rulesCursor;
+  /**
+   * The priority lane (docs/adr/007-ingest-threads.md, "Alarms before telemetry"). Every turn decodes what
+   * arrived; entries with anything but telemetry (alarms, doses, doors) go to the rules at once, telemetry
+   * waits here and runs for a bounded time per turn. Under overload a fall is not queued behind seconds of
+   * room-climate readings (the alerts benchmark: fall publish → rule ran p50 1.9 s with one queue). A
+   * principal's own order is kept: an urgent entry takes that principal's queued telemetry along, in front of it.
+   */
+  let telemetry: QueuedTelemetry[] = [];
+  let telemetryHead = 0;
+  const queuedPerPrincipal = new Map<string, number>();
 
-  function nextForRules(): JournalEntry[] {
+  function nextForRules(): (JournalEntry | RecentEntry)[] {
     for (const seq of recent.keys()) {
-      if (seq > rulesCursor) break;
+      if (seq > decodedUpTo) break;
       recent.delete(seq); // already handled (read from the journal instead)
     }
-    const out: JournalEntry[] = [];
-    let expect = rulesCursor + 1;
+    const out: RecentEntry[] = [];
+    let expect = decodedUpTo + 1;
     for (const [seq, entry] of recent) {
       if (seq !== expect || out.length >= READ_CHUNK) break;
       out.push(entry);
       recent.delete(seq);
       expect += 1;
     }
-    return out.length > 0 ? out : journal.readAfter(rulesCursor, READ_CHUNK);
+    if (out.length > 0) return out;
+    return journal.readAfter(decodedUpTo, READ_CHUNK).map((e) => {
+      const kept = recent.get(e.seq);
+      if (kept === undefined) return e;
+      recent.delete(e.seq);
+      return kept;
+    });
   }
 
   function scheduleRules(): void {
@@ -183,8 +241,58 @@ export function createIngest(deps: IngestDeps): Ingest {
     setImmediate(runRules);
   }
 
+  function queueTelemetry(principal: string, seq: number, events: CanonicalEvent[], early: boolean): void {
+    telemetry.push({ principal, seq, events, early });
+    queuedPerPrincipal.set(principal, (queuedPerPrincipal.get(principal) ?? 0) + 1);
+  }
+
+  /** Removes the principal's queued telemetry (journal order) and returns its events. Rare: see the lane. */
+  function takeQueued(principal: string): CanonicalEvent[] {
+    if ((queuedPerPrincipal.get(principal) ?? 0) === 0) return [];
+    queuedPerPrincipal.delete(principal);
+    const taken: CanonicalEvent[] = [];
+    const kept: QueuedTelemetry[] = [];
+    for (let i = telemetryHead; i < telemetry.length; i += 1) {
+      const q = telemetry[i] as QueuedTelemetry;
+      if (q.principal === principal) {
+        taken.push(...q.events);
+        if (q.early) handedOver(principal);
+      } else kept.push(q);
+    }
+    telemetry = kept;
+    telemetryHead = 0;
+    return taken;
+  }
+
+  /** Hands queued telemetry to the rules, a sub-chunk at a time, until the turn's budget is spent. */
+  function runTelemetry(): void {
+    const until = performance.now() + TELEMETRY_BUDGET_MS;
+    while (telemetryHead < telemetry.length) {
+      const chunk: CanonicalEvent[] = [];
+      const end = Math.min(telemetry.length, telemetryHead + TELEMETRY_SUB_CHUNK);
+      for (; telemetryHead < end; telemetryHead += 1) {
+        const q = telemetry[telemetryHead] as QueuedTelemetry;
+        const left = (queuedPerPrincipal.get(q.principal) ?? 1) - 1;
+        if (left > 0) queuedPerPrincipal.set(q.principal, left);
+        else queuedPerPrincipal.delete(q.principal);
+        if (q.early) handedOver(q.principal);
+        for (const e of q.events) chunk.push(e);
+      }
+      if (chunk.length > 0) bus.emit('events', chunk);
+      if (performance.now() >= until) break;
+    }
+    if (telemetryHead === telemetry.length) {
+      telemetry = [];
+      telemetryHead = 0;
+    } else if (telemetryHead > 4096) {
+      telemetry = telemetry.slice(telemetryHead);
+      telemetryHead = 0;
+    }
+  }
+
   /**
-   * One chunk per event-loop turn: between chunks the broker reads packets and writes PUBACKs. Decoding a
+   * One bounded turn: decode what arrived (a chunk), alarms and doses to the rules at once, then telemetry
+   * for at most TELEMETRY_BUDGET_MS. Between turns the broker reads packets and writes PUBACKs: decoding a
    * whole burst in one go held the thread for tens of milliseconds, and every device waiting for an ack with it.
    */
   function runRules(): void {
@@ -192,10 +300,12 @@ export function createIngest(deps: IngestDeps): Ingest {
     const entries = nextForRules();
     const dead: DeadLetterItem[] = [];
     // One 'events' emit per chunk, in journal order: the rule engine stores a chunk in one transaction.
-    const chunk: CanonicalEvent[] = [];
+    const urgent: CanonicalEvent[] = [];
     for (const entry of entries) {
-      const decoded = decodeEntry(entry, resolver, options.maxPayloadBytes);
+      const early = 'early' in entry ? entry.early : undefined;
+      const decoded = early?.decoded ?? decodeEntry(entry, resolver, options.maxPayloadBytes);
       if (!decoded.ok) {
+        if (early !== undefined) handedOver(entry.principalId);
         dead.push({
           entry,
           reason: decoded.reason,
@@ -207,15 +317,34 @@ export function createIngest(deps: IngestDeps): Ingest {
       }
       stats.events += decoded.events.length;
       storagePass?.handOff(entry.seq, decoded.events);
-      for (const e of decoded.events) chunk.push(e);
+      if (early?.handled === true) continue; // already with the rules (before its commit)
+      if (isTelemetryOnly(decoded.events)) {
+        // Still counted in `unhandled` (an early one) until the lane hands it over.
+        queueTelemetry(entry.principalId, entry.seq, decoded.events, early !== undefined);
+        continue;
+      }
+      if (early !== undefined) handedOver(entry.principalId);
+      for (const e of takeQueued(entry.principalId)) urgent.push(e);
+      for (const e of decoded.events) urgent.push(e);
     }
-    if (chunk.length > 0) bus.emit('events', chunk);
+    if (urgent.length > 0) bus.emit('events', urgent);
     if (entries.length > 0) {
       deadLetters(dead);
-      rulesCursor = entries.at(-1)?.seq ?? rulesCursor;
+      decodedUpTo = entries.at(-1)?.seq ?? decodedUpTo;
+    }
+    runTelemetry();
+    // Everything up to the oldest telemetry still queued has been handed to the rules.
+    const handled = telemetryHead < telemetry.length ? (telemetry[telemetryHead] as QueuedTelemetry).seq - 1 : decodedUpTo;
+    if (handled !== rulesCursor) {
+      rulesCursor = handled;
       journal.setCursor(RULES_CURSOR, rulesCursor);
-      // More may be waiting (in memory or in the journal): look again next turn until a pass finds nothing.
-      scheduleRules();
+    }
+    // More may be waiting (in memory, in the journal or in the lane): look again next turn until a pass finds nothing.
+    if (entries.length > 0 || telemetryHead < telemetry.length) scheduleRules();
+    else if (overflowed && appending === 0 && recent.size === 0 && decodedUpTo >= lastAppended) {
+      // Caught up after an overflow: nothing of this process is on its way to the rules any more.
+      unhandled.clear();
+      overflowed = false;
     }
     finishRules();
   }
@@ -254,6 +383,24 @@ export function createIngest(deps: IngestDeps): Ingest {
     for (const f of idle.splice(0)) f();
   }
 
+  /**
+   * Decodes a message as it arrives. An alarm, a dose or a door event goes to the rules at once, before its
+   * journal commit (the commit and the rules backlog were most of a fall's publish → alert time under load):
+   * an alert may be raised for a message whose commit then fails — the device, not acked, sends it again and
+   * the rules see a repeat, which they ignore — but never later than the data allows. Telemetry waits for the
+   * commit as before. Only while the principal has nothing older still on its way to the rules.
+   */
+  function decodeEarly(record: JournalEntry | Omit<JournalEntry, 'seq'>): Early {
+    const decoded = decodeEntry({ ...record, seq: 0 }, resolver, options.maxPayloadBytes);
+    const principal = record.principalId;
+    if (decoded.ok && !isTelemetryOnly(decoded.events) && !unhandled.has(principal) && !stopped) {
+      bus.emit('events', decoded.events);
+      return { decoded, handled: true };
+    }
+    unhandled.set(principal, (unhandled.get(principal) ?? 0) + 1);
+    return { decoded, handled: false };
+  }
+
   // Entries journaled before a restart: decode what the rules pass had not reached, write everything.
   scheduleRules();
   scheduleStorage(true);
@@ -274,16 +421,35 @@ export function createIngest(deps: IngestDeps): Ingest {
         qos: message.qos,
         payload: message.payload,
       };
-      return journal.append(record).then((seq) => {
-        stats.accepted += 1;
-        lastAppended = Math.max(lastAppended, seq);
-        if (recent.size < MAX_RECENT) recent.set(seq, { ...record, seq });
-        scheduleRules();
-        // Backpressure: the message is durable, but while the rules pass is far behind the ack waits, so
-        // devices slow down instead of the backlog (and the alerts' delay) growing without bound.
-        if (lastAppended - rulesCursor > RULES_LAG_HIGH) return new Promise<void>((resolve) => lagWaiters.push(resolve));
-        return undefined;
-      });
+      const early = overflowed ? undefined : decodeEarly(record);
+      appending += 1;
+      return journal.append(record).then(
+        (seq) => {
+          stats.accepted += 1;
+          lastAppended = Math.max(lastAppended, seq);
+          appending -= 1;
+          // Past the bound the entry is read back from the journal later (decoded again). An alarm the rules
+          // already have is kept all the same (rare, small), so it is not handed to them twice.
+          if (recent.size < MAX_RECENT || early?.handled === true)
+            recent.set(seq, early === undefined ? { ...record, seq } : { ...record, seq, early });
+          else if (early !== undefined) overflowed = true;
+          scheduleRules();
+          // Backpressure: the message is durable, but while the rules pass is far behind the ack waits, so
+          // devices slow down instead of the backlog (and the alerts' delay) growing without bound.
+          if (lastAppended - rulesCursor > RULES_LAG_HIGH && !acksReleased) return new Promise<void>((resolve) => lagWaiters.push(resolve));
+          return undefined;
+        },
+        (err: unknown) => {
+          // Not journaled, not acked: the device sends it again. It is no longer on its way to the rules.
+          appending -= 1;
+          if (early !== undefined && !early.handled) handedOver(record.principalId);
+          throw err;
+        },
+      );
+    },
+    releaseAcks() {
+      acksReleased = true;
+      for (const release of lagWaiters.splice(0)) release();
     },
     kick() {
       scheduleRules();

@@ -65,6 +65,14 @@ interface TimerRow {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 const errName = (err: unknown): string => (err instanceof Error ? err.name : typeof err);
 
 export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
@@ -155,11 +163,12 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
   }
 
   /**
-   * The stored states, cached as JSON (write-through; this engine is their only writer). Parsed afresh for each
-   * step, so a rule that mutated what it was handed could not corrupt the cache. Dropped whole when a
-   * transaction rolls back.
+   * The stored states, cached write-through (this engine is their only writer), with their JSON and the parsed
+   * state deep-frozen: a step is handed the cached object itself — no JSON.parse per step — and a rule that
+   * tried to mutate it would throw (strict mode) and be isolated like any failing rule, never corrupt the
+   * cache. Dropped whole when a transaction rolls back.
    */
-  const stateCache = new Map<string, { version: number; json: string } | null>();
+  const stateCache = new Map<string, { version: number; json: string; state: unknown } | null>();
   const stateKey = (rule: string, homeId: string, subject: string): string => `${rule}\u0000${homeId}\u0000${subject}`;
 
   /** The state and its stored JSON (undefined when none is stored for this rule version). */
@@ -168,12 +177,12 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     let hit = stateCache.get(key);
     if (hit === undefined) {
       const row = q.state.get(rule.id, homeId, subject);
-      hit = row === undefined ? null : { version: row.rule_version, json: row.state };
+      hit = row === undefined ? null : { version: row.rule_version, json: row.state, state: deepFreeze(JSON.parse(row.state)) };
       if (stateCache.size > 200_000) stateCache.clear();
       stateCache.set(key, hit);
     }
     if (hit === null || hit.version !== rule.version) return { state: rule.initial(), json: undefined };
-    return { state: JSON.parse(hit.json) as unknown, json: hit.json };
+    return { state: hit.state, json: hit.json };
   }
 
   /** Set while handleEvents runs a whole chunk of events in one transaction: steps queue their timer changes here. */
@@ -228,6 +237,17 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         const ctx: RuleContext<unknown> = { now, plan, params: paramsFor(rule, plan) };
         const loaded = loadState(rule, homeId, subject);
         const result = rule.step(loaded.state, input, ctx);
+        // The common case under telemetry: the very state object back and nothing asked — nothing to check or store.
+        if (
+          result.state === loaded.state &&
+          loaded.json !== undefined &&
+          result.signals.length === 0 &&
+          result.timers.length === 0 &&
+          (result.cancel?.length ?? 0) === 0
+        ) {
+          if (failing.delete(failKey)) emit(failureSignal('clear', rule, homeId, now));
+          return;
+        }
         out = { ...validated(result), result, stored: loaded.json };
       } catch (err) {
         // Isolated: the state stays as it was, the (fired) timer stays deleted so it cannot loop.
@@ -241,7 +261,11 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
       // Most inputs change nothing (a heartbeat, a reading inside limits): no write for those.
       if (out.json !== out.stored) {
         q.saveState.run(rule.id, homeId, subject, rule.version, out.json, iso(now));
-        stateCache.set(stateKey(rule.id, homeId, subject), { version: rule.version, json: out.json });
+        stateCache.set(stateKey(rule.id, homeId, subject), {
+          version: rule.version,
+          json: out.json,
+          state: deepFreeze(JSON.parse(out.json)),
+        });
       }
       for (const key of out.result.cancel ?? []) {
         q.cancel.run(rule.id, homeId, subject, key);

@@ -35,19 +35,29 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 
 // Zone transitions fall on quarter hours, so one Intl read per quarter hour serves every instant in it.
 const QUARTER = 15 * MINUTE;
-const offsets = new Map<string, number>();
+/** Per zone, the offset of each quarter hour seen (a nested map: no key string built per call). */
+const offsets = new Map<string, Map<number, number>>();
+let offsetCount = 0;
 
 /** The zone's offset from UTC at an instant (local − UTC), ms. */
 export function offsetAt(ms: number, timeZone: string): number {
   const q = Math.floor(ms / QUARTER) * QUARTER;
-  const key = `${timeZone}|${q}`;
-  let o = offsets.get(key);
+  let zone = offsets.get(timeZone);
+  if (zone === undefined) {
+    zone = new Map();
+    offsets.set(timeZone, zone);
+  }
+  let o = zone.get(q);
   if (o === undefined) {
-    if (offsets.size > 100_000) offsets.clear();
+    if (offsetCount > 100_000) {
+      for (const m of offsets.values()) m.clear();
+      offsetCount = 0;
+    }
     const p: Record<string, number> = {};
     for (const part of formatter(timeZone).formatToParts(q)) if (part.type !== 'literal') p[part.type] = Number(part.value);
     o = Date.UTC(p.year ?? 0, (p.month ?? 1) - 1, p.day ?? 1, p.hour ?? 0, p.minute ?? 0, p.second ?? 0) - q;
-    offsets.set(key, o);
+    zone.set(q, o);
+    offsetCount += 1;
   }
   return o;
 }

@@ -129,11 +129,17 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       logger,
       metrics,
       readiness: () => ({ broker: brokerRef.isListening(), database: db.open }),
+      trustProxy: config.http.trustProxy,
+      auth: { db, now, config: config.http.auth, serviceAccount: (id, secret) => serviceAccountTeam(registry, id, secret) },
       alerts: {
         hub: alerting.hub,
         listOpen: (scope) => alerting.listOpen(scope),
-        authorize: (authorization) => Promise.resolve(serviceAccountScope(registry, authorization)),
+        get: (id) => alerting.alerts.get(id),
+        timeline: (id) => alerting.alerts.timeline(id),
+        acknowledge: (id, input) => alerting.acknowledge(id, input),
+        resolve: (id, input) => alerting.resolve(id, input),
       },
+      reports: { followUpReport: (query) => alerting.alerts.followUpReport(query) },
     });
     http = await startHttpServer(app, config.http);
     // Delivery channels start once the broker is up; they deliver what the outbox holds from before too.
@@ -166,6 +172,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     }
   } catch (err) {
     await alerting.close();
+    ingest.releaseAcks();
     await broker?.close();
     await ingest.stop();
     await influx?.close();
@@ -202,6 +209,8 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       closing ??= (async () => {
         await httpHandle.close();
         await alerting.close();
+        // PUBACKs held back by backpressure must go out, or closing the broker waits for them forever.
+        ingest.releaseAcks();
         await brokerHandle.close();
         await ingest.stop();
         await influx?.close();
@@ -217,17 +226,13 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
 }
 
 /**
- * Who may read which team's alerts over HTTP: a service account (HTTP Basic, its id and secret), for its own
- * team. Issue 6 adds nurses' sessions. Failures are not told apart, as on the MQTT side.
+ * An integration's HTTP Basic credentials (a service account: its id and secret) → its team, for the read-only
+ * alert routes. Failures are not told apart, as on the MQTT side. Dashboard users log in with sessions instead
+ * (gateway/auth).
  */
-function serviceAccountScope(registry: DeviceRegistry, authorization: string | undefined): { teams: readonly string[] } | undefined {
-  const m = /^Basic ([A-Za-z0-9+/=]{1,512})$/.exec(authorization ?? '');
-  if (m?.[1] === undefined) return undefined;
-  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return undefined;
-  const result = registry.authenticate(decoded.slice(0, colon), Buffer.from(decoded.slice(colon + 1), 'utf8'));
+function serviceAccountTeam(registry: DeviceRegistry, id: string, secret: Buffer): { teamId: string } | undefined {
+  const result = registry.authenticate(id, secret);
   if (!result.ok) return undefined;
   const principal = result.principal as { kind: string; teamId?: unknown };
-  return principal.kind === 'service' && typeof principal.teamId === 'string' ? { teams: [principal.teamId] } : undefined;
+  return principal.kind === 'service' && typeof principal.teamId === 'string' ? { teamId: principal.teamId } : undefined;
 }

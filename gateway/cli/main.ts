@@ -10,6 +10,7 @@ import { registerDeviceCommands } from './devices.js';
 import { registerHomeCommands } from './homes.js';
 import { registerServiceAccountCommands } from './service-accounts.js';
 import { registerSimCommands } from './sim.js';
+import { registerUserCommands } from './users.js';
 import { runUntilSignal } from './run.js';
 import { startGateway } from '../main.js';
 
@@ -43,6 +44,7 @@ export function buildProgram(ctx?: CliContext): Command {
   registerDeviceCommands(program, context);
   registerHomeCommands(program, context);
   registerServiceAccountCommands(program, context);
+  registerUserCommands(program, context);
   registerCareCommands(program, context);
   registerAlertCommands(program, context);
   registerDeadLetterCommands(program, context);

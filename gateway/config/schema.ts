@@ -97,10 +97,59 @@ export const BrokerConfigSchema = z
   })
   .prefault({});
 
+/** Dashboard logins (issue 6, gateway/auth): session timeouts, lockout, the login rate limit, the cookie. */
+export const HttpAuthConfigSchema = z
+  .strictObject({
+    /** A session ends this long after the last request that used it. */
+    idleMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60)
+      .default(30),
+    /** … and this long after login, however active (a shift, then log in again). */
+    absoluteHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24)
+      .default(12),
+    lockout: z
+      .strictObject({
+        /** Failed logins in a row for one username before it is locked. */
+        maxFailures: z.number().int().min(1).max(100).default(5),
+        lockMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(15),
+      })
+      .prefault({}),
+    /** Login attempts per client address per window (the rest get 429). */
+    loginRateLimit: z
+      .strictObject({
+        max: z.number().int().min(1).default(20),
+        windowSec: z.number().int().min(1).default(60),
+      })
+      .prefault({}),
+    /**
+     * The session cookie's Secure attribute. Keep it on: browsers accept Secure cookies from http://localhost and
+     * http://127.0.0.1 (secure contexts) and over https; anything else needs TLS (a reverse proxy) anyway.
+     */
+    secureCookie: z.boolean().default(true),
+  })
+  .refine((a) => a.idleMinutes <= a.absoluteHours * 60, { error: 'idleMinutes must not exceed absoluteHours', path: ['idleMinutes'] })
+  .prefault({});
+export type HttpAuthConfig = z.infer<typeof HttpAuthConfigSchema>;
+
 export const HttpConfigSchema = z
   .strictObject({
     host: Host.default('127.0.0.1'),
     port: Port.default(8080),
+    /** Reverse proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For/-Host/-Proto are believed. */
+    trustProxy: z.string().default(''),
+    auth: HttpAuthConfigSchema,
   })
   .prefault({});
 

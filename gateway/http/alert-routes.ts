@@ -1,25 +1,45 @@
 import type {} from '@fastify/sse';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AlertSchema } from '../alerts/model.js';
+import {
+  AlertError,
+  AlertSchema,
+  AlertTransitionSchema,
+  NoteSchema,
+  OutcomeSchema,
+  type AcknowledgeInput,
+  type Alert,
+  type AlertTransition,
+  type ResolveInput,
+} from '../alerts/model.js';
 import { SeveritySchema } from '../alerts/signal.js';
+import type { AuditLog } from '../auth/audit.js';
+import { inScope, type AuthContext } from '../auth/guard.js';
 import { TeamIdSchema } from '../devices/ids.js';
 import type { StreamMessage, StreamScope, SseHub } from '../delivery/sse.js';
-import { errorBody, errorResponses } from './errors.js';
+import { errorResponses, HttpError } from './errors.js';
 
-// Alerts over HTTP for dashboards and integrations (issue 5 item 5): the open list and the live stream
-// (Server-Sent Events, resumable with Last-Event-ID). Who may read which team's alerts comes from `authorize`
-// (the gateway checks service-account credentials; issue 6 adds nurses' sessions). Nurses' acknowledge and
-// resolve routes come with the dashboard (issue 6).
+// Alerts over HTTP for nurses' dashboards and integrations (issue 5 item 5, issue 6 item 1): the open list and
+// the live stream (Server-Sent Events, resumable with Last-Event-ID) for a session or a service account (HTTP
+// Basic), and for sessions the detail with its timeline, acknowledge and resolve. Who is calling is settled by
+// the guard (gateway/auth/guard.ts); each route checks the team: a team filter outside the caller's teams is
+// 403, an alert of another team is 404 — the same answer as an id that does not exist. Every view and change
+// is written to the audit log, refusals included.
 
 export interface AlertRoutesOptions {
   hub: SseHub;
   /** The open alerts of a scope, most urgent first. */
-  listOpen: (scope: StreamScope) => z.infer<typeof AlertSchema>[];
-  /** The teams a request may read, from its Authorization header; undefined = not authenticated. */
-  authorize: (authorization: string | undefined) => Promise<{ teams: '*' | readonly string[] } | undefined>;
+  listOpen: (scope: StreamScope) => Alert[];
+  get: (alertId: string) => Alert | undefined;
+  /** Every transition of the alert, oldest first. */
+  timeline: (alertId: string) => AlertTransition[];
+  acknowledge: (alertId: string, input: AcknowledgeInput) => AlertTransition[];
+  resolve: (alertId: string, input: ResolveInput) => AlertTransition[];
   /** Messages queued for one slow stream before it is dropped (it reconnects and replays from the database). */
   maxQueued?: number;
+  /** How often an open stream re-checks its session (logout, timeout, user disabled); default 30 s. */
+  recheckMs?: number;
 }
 
 const ScopeQuerySchema = z.strictObject({
@@ -27,85 +47,224 @@ const ScopeQuerySchema = z.strictObject({
   minSeverity: SeveritySchema.default('low'),
 });
 
-export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions> = (app, opts, done) => {
-  const maxQueued = opts.maxQueued ?? 5000;
+const AlertParamsSchema = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/) });
+const AckBodySchema = z.strictObject({ note: NoteSchema.optional() });
+const ResolveBodySchema = z
+  .strictObject({ outcome: OutcomeSchema, note: NoteSchema.optional() })
+  .refine((r) => r.outcome !== 'other' || r.note !== undefined, { error: 'outcome "other" needs a note', path: ['note'] });
 
-  /** The scope a request asks for, within what its credentials allow; a reply code when refused. */
-  async function scopeOf(authorization: string | undefined, query: z.infer<typeof ScopeQuerySchema>): Promise<StreamScope | 401 | 403> {
-    const allowed = await opts.authorize(authorization);
-    if (allowed === undefined) return 401;
-    if (query.team !== undefined) {
-      if (allowed.teams !== '*' && !allowed.teams.includes(query.team)) return 403;
-      return { teams: [query.team], minSeverity: query.minSeverity };
-    }
-    return { teams: allowed.teams === '*' ? '*' : [...allowed.teams], minSeverity: query.minSeverity };
+export const AlertDetailSchema = z.object({ alert: AlertSchema, timeline: z.array(AlertTransitionSchema) });
+export const AlertChangeSchema = z.object({ alert: AlertSchema, transitions: z.array(AlertTransitionSchema) });
+
+function authOf(request: FastifyRequest): AuthContext {
+  // The guard sets it on every non-public route; its absence here is a wiring bug.
+  if (request.auth === null) throw new Error('alert route reached without an authenticated caller');
+  return request.auth;
+}
+
+export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit: AuditLog }> = (app, opts, done) => {
+  const maxQueued = opts.maxQueued ?? 5000;
+  const recheckMs = opts.recheckMs ?? 30_000;
+  const actor = (auth: AuthContext) => ({ actorType: auth.kind, actorId: auth.actorId }) as const;
+
+  /** The scope a request asks for, within what its caller may read; undefined when it asks for a foreign team. */
+  function scopeOf(auth: AuthContext, query: z.infer<typeof ScopeQuerySchema>): StreamScope | undefined {
+    if (query.team !== undefined) return inScope(auth, query.team) ? { teams: [query.team], minSeverity: query.minSeverity } : undefined;
+    return { teams: auth.scope === '*' ? '*' : [...auth.scope], minSeverity: query.minSeverity };
   }
 
-  function refuse(reply: { code(n: number): unknown; header(k: string, v: string): unknown }, code: 401 | 403) {
-    if (code === 401) reply.header('www-authenticate', 'Basic realm="tryggheim"');
-    reply.code(code);
-    return errorBody(code === 401 ? 'TRY_ERR_UNAUTHORIZED' : 'TRY_ERR_FORBIDDEN');
+  function listed(request: FastifyRequest, action: 'alert.list' | 'alert.stream', query: z.infer<typeof ScopeQuerySchema>): StreamScope {
+    const auth = authOf(request);
+    const scope = scopeOf(auth, query);
+    opts.audit.record({ ...actor(auth), action, targetType: 'team', targetId: query.team ?? null, outcome: scope ? 'ok' : 'denied' });
+    if (scope === undefined) throw new HttpError('TRY_ERR_FORBIDDEN');
+    return scope;
+  }
+
+  /** The alert if the caller's teams include its team; otherwise 404, exactly as for an unknown id. */
+  function visible(request: FastifyRequest, id: string, action: 'alert.view' | 'alert.ack' | 'alert.resolve'): Alert {
+    const auth = authOf(request);
+    const alert = opts.get(id);
+    if (alert === undefined || !inScope(auth, alert.teamId)) {
+      opts.audit.record({ ...actor(auth), action, targetType: 'alert', targetId: id, teamId: alert?.teamId ?? null, outcome: 'denied' });
+      if (alert !== undefined)
+        request.log.info({ event: 'security.scope_refused', actorId: auth.actorId, alertId: id }, 'alert of another team');
+      throw new HttpError('TRY_ERR_NOT_FOUND');
+    }
+    return alert;
+  }
+
+  /** Runs a change through the alert store and audits it; a refused one (already resolved…) as failed. */
+  function change(
+    auth: AuthContext,
+    alert: Alert,
+    action: 'alert.ack' | 'alert.resolve',
+    detail: Record<string, string>,
+    fn: () => AlertTransition[],
+  ): z.infer<typeof AlertChangeSchema> {
+    const entry = { ...actor(auth), action, targetType: 'alert', targetId: alert.id, teamId: alert.teamId } as const;
+    let transitions: AlertTransition[];
+    try {
+      transitions = fn();
+    } catch (err) {
+      const code = err instanceof AlertError ? err.code : 'error';
+      opts.audit.record({ ...entry, outcome: 'failed', detail: { ...detail, code } });
+      throw err;
+    }
+    opts.audit.record({ ...entry, outcome: 'ok', detail });
+    return { alert: opts.get(alert.id) ?? alert, transitions };
   }
 
   app.get(
     '/api/v1/alerts',
-    { schema: { querystring: ScopeQuerySchema, response: { 200: z.object({ alerts: z.array(AlertSchema) }), ...errorResponses } } },
-    async (request, reply) => {
-      const scope = await scopeOf(request.headers.authorization, request.query);
-      if (typeof scope === 'number') return refuse(reply, scope);
-      return { alerts: opts.listOpen(scope) };
+    {
+      config: { auth: { permission: 'alerts.read', serviceAccounts: true } },
+      schema: {
+        summary: "Open alerts of the caller's teams, most urgent first",
+        tags: ['alerts'],
+        querystring: ScopeQuerySchema,
+        response: { 200: z.object({ alerts: z.array(AlertSchema) }), ...errorResponses },
+      },
+    },
+    (request) => ({ alerts: opts.listOpen(listed(request, 'alert.list', request.query)) }),
+  );
+
+  app.get(
+    '/api/v1/alerts/:id',
+    {
+      config: { auth: { permission: 'alerts.read' } },
+      schema: {
+        summary: 'An alert with its evidence and its timeline (who did what, when)',
+        tags: ['alerts'],
+        params: AlertParamsSchema,
+        response: { 200: AlertDetailSchema, ...errorResponses },
+      },
+    },
+    (request) => {
+      const alert = visible(request, request.params.id, 'alert.view');
+      opts.audit.record({
+        ...actor(authOf(request)),
+        action: 'alert.view',
+        targetType: 'alert',
+        targetId: alert.id,
+        teamId: alert.teamId,
+        outcome: 'ok',
+      });
+      return { alert, timeline: opts.timeline(alert.id) };
     },
   );
 
-  app.get('/api/v1/alerts/stream', { sse: { kind: 'only' }, schema: { querystring: ScopeQuerySchema } }, async (request, reply) => {
-    const scope = await scopeOf(request.headers.authorization, request.query);
-    if (typeof scope === 'number') return refuse(reply, scope);
-    const last = reply.sse.lastEventId;
-    const lastEventId = last !== null && /^\d{1,15}$/.test(last) ? Number(last) : undefined;
-
-    // Sends in order, one at a time; a client that stops reading is dropped rather than buffered forever.
-    const queue: StreamMessage[] = [];
-    let sending = false;
-    let gone = false;
-    const drain = async (): Promise<void> => {
-      if (sending) return;
-      sending = true;
-      try {
-        while (queue.length > 0 && !gone) {
-          const next = queue.shift() as StreamMessage;
-          await reply.sse.send({ ...(next.id === undefined ? {} : { id: next.id }), event: next.event, data: next.data });
-        }
-      } catch {
-        gone = true;
-      } finally {
-        sending = false;
-      }
-    };
-    reply.sse.keepAlive();
-    // The browser's EventSource reconnects after `retry` ms; 2 s keeps a nurse's screen close to live.
-    await reply.sse.send({ event: 'hello', data: { scope }, retry: 2000 });
-    const leave = opts.hub.join(
-      {
-        scope,
-        push(messages) {
-          if (gone || !reply.sse.isConnected) return false;
-          if (queue.length + messages.length > maxQueued) {
-            gone = true;
-            reply.sse.close();
-            return false;
-          }
-          queue.push(...messages);
-          void drain();
-          return true;
-        },
+  app.post(
+    '/api/v1/alerts/:id/ack',
+    {
+      config: { auth: { permission: 'alerts.follow_up' } },
+      schema: {
+        summary: 'Acknowledge: someone has it; escalation and reminders stop',
+        tags: ['alerts'],
+        params: AlertParamsSchema,
+        body: AckBodySchema,
+        response: { 200: AlertChangeSchema, ...errorResponses },
       },
-      lastEventId,
-    );
-    reply.sse.onClose(() => {
-      gone = true;
-      leave();
-    });
-  });
+    },
+    (request) => {
+      const auth = authOf(request);
+      const alert = visible(request, request.params.id, 'alert.ack');
+      return change(auth, alert, 'alert.ack', {}, () => opts.acknowledge(alert.id, { by: auth.actorId, note: request.body.note }));
+    },
+  );
+
+  app.post(
+    '/api/v1/alerts/:id/resolve',
+    {
+      config: { auth: { permission: 'alerts.follow_up' } },
+      schema: {
+        summary: 'Resolve with the follow-up outcome (acknowledges it too if nobody had)',
+        tags: ['alerts'],
+        params: AlertParamsSchema,
+        body: ResolveBodySchema,
+        response: { 200: AlertChangeSchema, ...errorResponses },
+      },
+    },
+    (request) => {
+      const auth = authOf(request);
+      const alert = visible(request, request.params.id, 'alert.resolve');
+      const { outcome, note } = request.body;
+      return change(auth, alert, 'alert.resolve', { outcome }, () => opts.resolve(alert.id, { by: auth.actorId, outcome, note }));
+    },
+  );
+
+  app.get(
+    '/api/v1/alerts/stream',
+    {
+      sse: { kind: 'only' },
+      config: { auth: { permission: 'alerts.read', serviceAccounts: true } },
+      schema: {
+        summary: 'Live alert transitions (Server-Sent Events; resume with Last-Event-ID)',
+        tags: ['alerts'],
+        querystring: ScopeQuerySchema,
+      },
+    },
+    async (request, reply) => {
+      const auth = authOf(request);
+      const scope = listed(request, 'alert.stream', request.query);
+      const last = reply.sse.lastEventId;
+      const lastEventId = last !== null && /^\d{1,15}$/.test(last) ? Number(last) : undefined;
+
+      // Sends in order, one at a time; a client that stops reading is dropped rather than buffered forever.
+      const queue: StreamMessage[] = [];
+      let sending = false;
+      let gone = false;
+      const drain = async (): Promise<void> => {
+        if (sending) return;
+        sending = true;
+        try {
+          while (queue.length > 0 && !gone) {
+            const next = queue.shift() as StreamMessage;
+            await reply.sse.send({ ...(next.id === undefined ? {} : { id: next.id }), event: next.event, data: next.data });
+          }
+        } catch {
+          gone = true;
+        } finally {
+          sending = false;
+        }
+      };
+      const end = (): void => {
+        gone = true;
+        reply.sse.close();
+      };
+      reply.sse.keepAlive();
+      // The browser's EventSource reconnects after `retry` ms; 2 s keeps a nurse's screen close to live.
+      await reply.sse.send({ event: 'hello', data: { scope }, retry: 2000 });
+      const leave = opts.hub.join(
+        {
+          scope,
+          push(messages) {
+            if (gone || !reply.sse.isConnected) return false;
+            // A stream outlives the request that opened it: its session is re-checked before anything is sent.
+            if (queue.length + messages.length > maxQueued || !auth.stillValid()) {
+              end();
+              return false;
+            }
+            queue.push(...messages);
+            void drain();
+            return true;
+          },
+        },
+        lastEventId,
+      );
+      // A quiet stream notices a logout, a timeout or a disabled user within recheckMs; the client's
+      // reconnect then gets 401. Checking does not count as activity: an open screen is not a person using it.
+      const recheck = setInterval(() => {
+        if (!gone && !auth.stillValid()) end();
+      }, recheckMs);
+      recheck.unref();
+      reply.sse.onClose(() => {
+        gone = true;
+        clearInterval(recheck);
+        leave();
+      });
+    },
+  );
 
   done();
 };

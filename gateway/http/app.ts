@@ -9,11 +9,28 @@ import {
 } from 'fastify';
 import type { RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrfProtection from '@fastify/csrf-protection';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySseModule, { type SSEPluginOptions } from '@fastify/sse';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { createAuditLog } from '../auth/audit.js';
+import { createAuthGuard, markRoutesPublic, CSRF_HEADER, CSRF_SESSION_KEY, SESSION_COOKIE, type GuardDeps } from '../auth/guard.js';
+import type { ScryptParams } from '../auth/password.js';
+import { createSessionStore } from '../auth/sessions.js';
+import { createUserStore } from '../auth/users.js';
+import type { HttpAuthConfig } from '../config/schema.js';
+import type { Database } from '../db/sqlite.js';
+import { dashboardRoutes, type DashboardRoutesOptions } from '../../dashboard/serve.js';
 import { alertRoutes, type AlertRoutesOptions } from './alert-routes.js';
+import { authRoutes } from './auth-routes.js';
 import { errorBody, mapError } from './errors.js';
 import { opsRoutes, type OpsRoutesOptions } from './ops-routes.js';
+import { reportRoutes, type ReportRoutesOptions } from './report-routes.js';
 
 // @fastify/sse is CommonJS: at run time the default import is its module.exports, the fastify-plugin-wrapped
 // plugin (what must be registered so its reply decorator reaches our routes); its typings call that the module.
@@ -27,12 +44,51 @@ export type HttpApp = FastifyInstance<
   ZodTypeProvider
 >;
 
+/** What logins, sessions, the role and team guard and the audit log need (gateway/auth). */
+export interface HttpAuthDeps {
+  db: Database;
+  /** Epoch ms: session timeouts and lockouts run on it (tests use a fake clock). */
+  now: () => number;
+  config: HttpAuthConfig;
+  /** HTTP Basic for integrations on the read-only alert routes. */
+  serviceAccount?: GuardDeps['serviceAccount'];
+  /** Cost of password hashes made through the API's stores; tests use a cheap one. */
+  passwordParams?: ScryptParams;
+}
+
 export interface HttpAppDeps extends OpsRoutesOptions {
   /** The gateway logger, or false for none (tests). */
   logger: Logger | false;
-  /** The alert list and live stream; absent in tests of the ops routes alone. */
+  /** Addresses of reverse proxies whose X-Forwarded-For is believed (fastify `trustProxy`); empty = none. */
+  trustProxy?: string;
+  /** Users, sessions and the audit log; every route but probes, metrics, docs and login needs them. */
+  auth?: HttpAuthDeps;
+  /** The alert list, stream, detail, acknowledge and resolve (needs `auth`). */
   alerts?: AlertRoutesOptions;
+  /** The web UI (dashboard/serve.ts); false = not served (tests of the API alone). Default: the built one. */
+  dashboard?: DashboardRoutesOptions | false;
+  /** The follow-up report (needs `auth`). */
+  reports?: Omit<ReportRoutesOptions, 'audit'>;
 }
+
+/**
+ * Content-Security-Policy: everything from this origin only (the dashboard is served by the gateway, no CDN);
+ * no inline scripts, no inline style attributes or elements (uPlot and Preact set styles through the CSSOM,
+ * which CSP does not restrict), no framing, no plugins.
+ */
+export const CSP_DIRECTIVES = {
+  'default-src': ["'self'"],
+  'base-uri': ["'self'"],
+  'connect-src': ["'self'"],
+  'font-src': ["'self'"],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
+  'img-src': ["'self'", 'data:'],
+  'object-src': ["'none'"],
+  'script-src': ["'self'"],
+  'script-src-attr': ["'none'"],
+  'style-src': ["'self'"],
+};
 
 /**
  * The gateway's HTTP API, ready for `inject()` or `startHttpServer()`; it does not listen. Routes declare
@@ -42,6 +98,7 @@ export function buildApp(deps: HttpAppDeps): HttpApp {
   const loggerInstance: FastifyBaseLogger | undefined = deps.logger === false ? undefined : deps.logger.child({ component: 'http' });
   const app = fastify({
     ...(loggerInstance === undefined ? { logger: false } : { loggerInstance }),
+    ...(deps.trustProxy !== undefined && deps.trustProxy !== '' ? { trustProxy: deps.trustProxy } : {}),
     logController: new GatewayLogController(),
     frameworkErrors: (err, request, reply) => {
       sendError(err, request, reply);
@@ -59,15 +116,104 @@ export function buildApp(deps: HttpAppDeps): HttpApp {
     return reply.code(404).send(errorBody('TRY_ERR_NOT_FOUND'));
   });
 
+  const auth = deps.auth && authStores(deps.auth);
+  if ((deps.alerts !== undefined || deps.reports !== undefined) && auth === undefined) {
+    throw new Error('buildApp: alert and report routes need deps.auth');
+  }
+
+  // Every route declares who may call it (gateway/auth/guard.ts); the guard sees each one as it is added.
+  const guard = createAuthGuard(auth && { ...auth, secureCookie: auth.config.secureCookie, serviceAccount: deps.auth?.serviceAccount });
+  app.decorateRequest('auth', null);
+  app.decorateRequest('session', null);
+  app.addHook('onRoute', guard.onRoute);
+  app.addHook('onReady', guard.onReady);
+
+  void app.register(fastifyCookie);
+  void app.register(fastifyHelmet, {
+    global: true,
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    frameguard: { action: 'deny' },
+  });
+  void app.register(fastifyCsrfProtection, {
+    // The secret lives in the session row, reached through request.session's get/set (the shape the plugin
+    // uses for @fastify/secure-session); the token travels only in this header, never in a body or a cookie.
+    sessionPlugin: '@fastify/secure-session',
+    sessionKey: CSRF_SESSION_KEY,
+    getToken: (request) => {
+      const token = request.headers[CSRF_HEADER];
+      return typeof token === 'string' ? token : undefined;
+    },
+    logLevel: 'info',
+  });
+  void app.register(fastifyRateLimit, { global: false });
+  void app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Tryggheim gateway API', version: '1' },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+          csrf: { type: 'apiKey', in: 'header', name: CSRF_HEADER },
+          serviceAccount: { type: 'http', scheme: 'basic' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  // The guard runs after @fastify/cookie's own onRequest hook (registered above), so cookies are parsed.
+  app.after(() => {
+    app.addHook('onRequest', guard.onRequest);
+  });
+
   // Explicit registration, no autoloading: every route the gateway serves is listed here.
-  void app.register(opsRoutes, { metrics: deps.metrics, readiness: deps.readiness });
-  if (deps.alerts !== undefined) {
-    // Heartbeat comments keep idle streams open through proxies and let a dead peer be noticed.
-    void app.register(fastifySse, { heartbeatInterval: 15_000 });
-    void app.register(alertRoutes, deps.alerts);
+  // Probes and metrics are for the platform, the API description for integrators: no login.
+  void app.register(async (open) => {
+    markRoutesPublic(open);
+    await open.register(opsRoutes, { metrics: deps.metrics, readiness: deps.readiness });
+    // Swagger UI's assets come from the package itself (no CDN); its routes cannot carry config. It injects a
+    // <style> element (seen in Chromium as a style-src-elem violation), so /docs alone — a page without data —
+    // also allows inline styles; the dashboard keeps the strict policy.
+    await open.register(fastifySwaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { deepLinking: false },
+      transformStaticCSP: (header) => header.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+    });
+    // The dashboard's pages and hashed assets: no data in them (the login page must load without a session);
+    // everything they show comes from the API, which checks session, role and team.
+    if (deps.dashboard !== false) await open.register(dashboardRoutes, deps.dashboard ?? {});
+  });
+  if (auth !== undefined) {
+    void app.register(authRoutes, {
+      ...auth,
+      secureCookie: auth.config.secureCookie,
+      now: auth.now,
+      loginRateLimit: { max: auth.config.loginRateLimit.max, windowMs: auth.config.loginRateLimit.windowSec * 1000 },
+    });
+    if (deps.alerts !== undefined) {
+      // Heartbeat comments keep idle streams open through proxies and let a dead peer be noticed.
+      void app.register(fastifySse, { heartbeatInterval: 15_000 });
+      void app.register(alertRoutes, { ...deps.alerts, audit: auth.audit });
+    }
+    if (deps.reports !== undefined) void app.register(reportRoutes, { ...deps.reports, audit: auth.audit });
   }
 
   return app;
+}
+
+function authStores(d: HttpAuthDeps) {
+  const c = d.config;
+  const users = createUserStore({
+    db: d.db,
+    now: d.now,
+    lockout: { maxFailures: c.lockout.maxFailures, lockMs: c.lockout.lockMinutes * 60_000 },
+    ...(d.passwordParams ? { passwordParams: d.passwordParams } : {}),
+  });
+  return {
+    config: c,
+    now: d.now,
+    users,
+    sessions: createSessionStore({ db: d.db, now: d.now, idleMs: c.idleMinutes * 60_000, absoluteMs: c.absoluteHours * 3_600_000 }),
+    audit: createAuditLog({ db: d.db, now: d.now }),
+  };
 }
 
 /**
@@ -109,5 +255,6 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): 
   } else {
     request.log.info({ route: routeOf(request), statusCode: mapped.statusCode, code: mapped.body.error.code }, 'http request refused');
   }
+  for (const [name, value] of Object.entries(mapped.headers ?? {})) void reply.header(name, value);
   void reply.code(mapped.statusCode).send(mapped.body);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AlertError, type AlertErrorCode } from '../alerts/model.js';
 
 // Every error leaves the HTTP API as `{ error: { code, message } }`. The code is the contract (runbooks,
 // clients and tests key on it); the message is for humans and may change. A 5xx never carries its cause
@@ -14,6 +15,14 @@ export const HttpErrorCodeSchema = z.enum([
   'TRY_ERR_PAYLOAD_TOO_LARGE',
   'TRY_ERR_UNSUPPORTED_MEDIA_TYPE',
   'TRY_ERR_INTERNAL',
+  // Dashboard logins and sessions (issue 6). One code for an unknown user, a wrong password and a disabled
+  // account, so the answer never says which usernames exist.
+  'TRY_ERR_LOGIN_FAILED',
+  'TRY_ERR_LOCKED',
+  'TRY_ERR_CSRF',
+  'TRY_ERR_RATE_LIMITED',
+  'TRY_ERR_ALERT_ALREADY_ACKNOWLEDGED',
+  'TRY_ERR_ALERT_ALREADY_RESOLVED',
 ]);
 export type HttpErrorCode = z.infer<typeof HttpErrorCodeSchema>;
 
@@ -41,7 +50,56 @@ const MESSAGES = {
   TRY_ERR_PAYLOAD_TOO_LARGE: 'request body too large',
   TRY_ERR_UNSUPPORTED_MEDIA_TYPE: 'unsupported media type',
   TRY_ERR_INTERNAL: 'internal error',
+  TRY_ERR_LOGIN_FAILED: 'wrong username or password',
+  TRY_ERR_LOCKED: 'too many failed logins; try again later',
+  TRY_ERR_CSRF: 'missing or invalid CSRF token',
+  TRY_ERR_RATE_LIMITED: 'too many requests; try again later',
+  TRY_ERR_ALERT_ALREADY_ACKNOWLEDGED: 'the alert was already acknowledged',
+  TRY_ERR_ALERT_ALREADY_RESOLVED: 'the alert was already resolved',
 } as const satisfies Record<HttpErrorCode, string>;
+
+const STATUS_OF = {
+  TRY_ERR_BAD_REQUEST: 400,
+  TRY_ERR_UNAUTHORIZED: 401,
+  TRY_ERR_FORBIDDEN: 403,
+  TRY_ERR_VALIDATION: 400,
+  TRY_ERR_NOT_FOUND: 404,
+  TRY_ERR_METHOD_NOT_ALLOWED: 405,
+  TRY_ERR_PAYLOAD_TOO_LARGE: 413,
+  TRY_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  TRY_ERR_INTERNAL: 500,
+  TRY_ERR_LOGIN_FAILED: 401,
+  TRY_ERR_LOCKED: 423,
+  TRY_ERR_CSRF: 403,
+  TRY_ERR_RATE_LIMITED: 429,
+  TRY_ERR_ALERT_ALREADY_ACKNOWLEDGED: 409,
+  TRY_ERR_ALERT_ALREADY_RESOLVED: 409,
+} as const satisfies Record<HttpErrorCode, number>;
+
+/** A deliberate refusal from our own code: the code decides the status; headers (Retry-After) go with it. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly statusCode: number;
+  constructor(
+    readonly code: HttpErrorCode,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(MESSAGES[code]);
+    this.statusCode = STATUS_OF[code];
+  }
+}
+
+/** The alert store's expected failures, as the API states them. */
+const ALERT_ERRORS: Readonly<Record<AlertErrorCode, HttpErrorCode>> = {
+  TRY_ERR_ALERT_INVALID_SIGNAL: 'TRY_ERR_INTERNAL',
+  TRY_ERR_ALERT_INVALID_INPUT: 'TRY_ERR_VALIDATION',
+  TRY_ERR_ALERT_INVALID_POLICY: 'TRY_ERR_INTERNAL',
+  TRY_ERR_ALERT_NOT_FOUND: 'TRY_ERR_NOT_FOUND',
+  TRY_ERR_ALERT_ALREADY_ACKNOWLEDGED: 'TRY_ERR_ALERT_ALREADY_ACKNOWLEDGED',
+  TRY_ERR_ALERT_ALREADY_RESOLVED: 'TRY_ERR_ALERT_ALREADY_RESOLVED',
+  TRY_ERR_ALERT_OUTBOX_UNKNOWN: 'TRY_ERR_INTERNAL',
+  TRY_ERR_ALERT_STORAGE: 'TRY_ERR_INTERNAL',
+};
 
 const CODE_BY_STATUS: Readonly<Partial<Record<number, HttpErrorCode>>> = {
   400: 'TRY_ERR_BAD_REQUEST',
@@ -51,6 +109,8 @@ const CODE_BY_STATUS: Readonly<Partial<Record<number, HttpErrorCode>>> = {
   405: 'TRY_ERR_METHOD_NOT_ALLOWED',
   413: 'TRY_ERR_PAYLOAD_TOO_LARGE',
   415: 'TRY_ERR_UNSUPPORTED_MEDIA_TYPE',
+  423: 'TRY_ERR_LOCKED',
+  429: 'TRY_ERR_RATE_LIMITED',
 };
 
 export interface MappedError {
@@ -58,6 +118,8 @@ export interface MappedError {
   readonly body: ErrorBody;
   /** True when the cause must be logged as a fault (and was withheld from the client). */
   readonly isServerError: boolean;
+  /** Headers the refusal carries (e.g. Retry-After). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export function errorBody(code: HttpErrorCode, message: string = MESSAGES[code]): ErrorBody {
@@ -69,6 +131,19 @@ export function errorBody(code: HttpErrorCode, message: string = MESSAGES[code])
  * carry `statusCode` (and `validation` for schema failures); anything else is a bug, hence a 500.
  */
 export function mapError(err: unknown): MappedError {
+  if (err instanceof HttpError) {
+    return { statusCode: err.statusCode, body: errorBody(err.code), isServerError: err.statusCode >= 500, headers: err.headers };
+  }
+  if (err instanceof AlertError) {
+    const code = ALERT_ERRORS[err.code];
+    // Input messages name the field and the rule ("note: outcome \"other\" needs a note"), never a value.
+    const message = code === 'TRY_ERR_VALIDATION' ? err.message : MESSAGES[code];
+    return { statusCode: STATUS_OF[code], body: errorBody(code, message), isServerError: code === 'TRY_ERR_INTERNAL' };
+  }
+  // @fastify/csrf-protection's refusals (FST_CSRF_MISSING_SECRET, FST_CSRF_INVALID_TOKEN), both 403.
+  if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('FST_CSRF_')) {
+    return { statusCode: 403, body: errorBody('TRY_ERR_CSRF'), isServerError: false };
+  }
   const statusCode = statusOf(err);
   if (statusCode >= 500) {
     return { statusCode, body: errorBody('TRY_ERR_INTERNAL'), isServerError: true };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorBodySchema, mapError } from '../../../gateway/http/errors.js';
+import { AlertError } from '../../../gateway/alerts/model.js';
+import { ErrorBodySchema, HttpError, mapError } from '../../../gateway/http/errors.js';
 
 function fastifyLikeError(statusCode: number, extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(`raw message ${statusCode}`), { statusCode, ...extra });
@@ -57,5 +58,27 @@ describe('mapError', () => {
     for (const thrown of [new Error('x'), fastifyLikeError(404), fastifyLikeError(400, { validation: [] }), fastifyLikeError(500)]) {
       expect(ErrorBodySchema.safeParse(mapError(thrown).body).success).toBe(true);
     }
+  });
+
+  it('maps our own refusals, the alert store, CSRF and rate-limit errors to their stable codes', () => {
+    expect(mapError(new HttpError('TRY_ERR_LOCKED', { 'retry-after': '900' }))).toEqual({
+      statusCode: 423,
+      body: { error: { code: 'TRY_ERR_LOCKED', message: 'too many failed logins; try again later' } },
+      isServerError: false,
+      headers: { 'retry-after': '900' },
+    });
+    expect(mapError(new AlertError('TRY_ERR_ALERT_ALREADY_RESOLVED', 'alert al-1 is already resolved')).statusCode).toBe(409);
+    expect(mapError(new AlertError('TRY_ERR_ALERT_NOT_FOUND', 'alert al-1 not found')).body.error).toEqual({
+      code: 'TRY_ERR_NOT_FOUND',
+      message: 'not found',
+    });
+    const storage = mapError(new AlertError('TRY_ERR_ALERT_STORAGE', 'reading an alert failed: SQLITE_IOERR'));
+    expect(storage).toMatchObject({
+      statusCode: 500,
+      isServerError: true,
+      body: { error: { code: 'TRY_ERR_INTERNAL', message: 'internal error' } },
+    });
+    expect(mapError(fastifyLikeError(403, { code: 'FST_CSRF_INVALID_TOKEN' })).body.error.code).toBe('TRY_ERR_CSRF');
+    expect(mapError(fastifyLikeError(429)).body.error.code).toBe('TRY_ERR_RATE_LIMITED');
   });
 });

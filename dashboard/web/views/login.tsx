@@ -1,0 +1,90 @@
+// Username and password; the session cookie is HttpOnly, only the CSRF token comes back to the page.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, type Api } from '../api.js';
+import { useT } from '../i18n/context.js';
+import { errorText } from '../i18n/index.js';
+import type { Session } from '../types.js';
+import { LanguageSwitch } from './layout.js';
+
+export function LoginPage({ api, onLoggedIn }: { api: Api; onLoggedIn: (session: Session) => void }) {
+  const t = useT();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const errorRef = useRef<HTMLParagraphElement>(null);
+
+  useEffect(() => {
+    if (error !== undefined) errorRef.current?.focus();
+  }, [error]);
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    if (busy) return;
+    if (username.trim() === '' || password === '') {
+      setError(t.login.missing);
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      onLoggedIn(await api.login(username.trim(), password));
+    } catch (err) {
+      setPassword('');
+      setError(errorText(err instanceof ApiError ? err.code : 'TRY_ERR_NETWORK', t));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <header class="app-header">
+        <div class="app-header__row">
+          <span class="app-name">{t.app.name}</span>
+          <LanguageSwitch />
+        </div>
+      </header>
+      <main id="main" class="main main--narrow">
+        <h1 tabIndex={-1}>{t.login.title}</h1>
+        <p>{t.login.intro}</p>
+        <form class="form" onSubmit={(e) => void submit(e)} noValidate>
+          {error !== undefined ? (
+            <p class="form-error" role="alert" tabIndex={-1} ref={errorRef} data-testid="login-error">
+              {error}
+            </p>
+          ) : null}
+          <div class="field">
+            <label for="login-username">{t.login.username}</label>
+            <input
+              id="login-username"
+              name="username"
+              autoComplete="username"
+              autoCapitalize="none"
+              spellcheck={false}
+              required
+              value={username}
+              onInput={(e) => setUsername(e.currentTarget.value)}
+            />
+          </div>
+          <div class="field">
+            <label for="login-password">{t.login.password}</label>
+            <input
+              id="login-password"
+              name="password"
+              type="password"
+              autoComplete="current-password"
+              required
+              value={password}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
+          </div>
+          <button type="submit" class="button button--primary button--wide" disabled={busy}>
+            {busy ? t.login.submitting : t.login.submit}
+          </button>
+        </form>
+      </main>
+    </>
+  );
+}

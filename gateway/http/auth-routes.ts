@@ -1,0 +1,125 @@
+import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AuditLog } from '../auth/audit.js';
+import { csrfAccess, SESSION_COOKIE, sessionCookieOptions } from '../auth/guard.js';
+import { SessionUserSchema, type User } from '../auth/model.js';
+import type { SessionStore } from '../auth/sessions.js';
+import type { UserStore } from '../auth/users.js';
+import { errorResponses, HttpError } from './errors.js';
+
+// The dashboard's login, "who am I" and logout (issue 6 item 2): `POST|GET|DELETE /api/v1/session`.
+// The session id lives only in the HttpOnly cookie; the CSRF token comes in the body and goes back in the
+// `x-csrf-token` header of every state change. Security events are logged (`event: security.*`, user ids only)
+// and written to the audit log.
+
+export interface AuthRoutesOptions {
+  users: UserStore;
+  sessions: SessionStore;
+  audit: AuditLog;
+  secureCookie: boolean;
+  /** Epoch ms (the injected clock the lockout uses). */
+  now: () => number;
+  /** Login attempts per client address per window (@fastify/rate-limit). */
+  loginRateLimit: { max: number; windowMs: number };
+}
+
+const LoginBodySchema = z.strictObject({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(1024),
+});
+
+export const SessionResponseSchema = z.object({
+  user: SessionUserSchema,
+  /** Send it back as `x-csrf-token` on every POST, PUT, PATCH and DELETE. */
+  csrfToken: z.string(),
+});
+
+const toSessionUser = (u: User) => ({ id: u.id, username: u.username, displayName: u.displayName, role: u.role, teams: u.teams });
+
+export const authRoutes: FastifyPluginCallbackZod<AuthRoutesOptions> = (app, opts, done) => {
+  const cookie = sessionCookieOptions(opts.secureCookie);
+
+  app.post(
+    '/api/v1/session',
+    {
+      config: { auth: 'login', rateLimit: { max: opts.loginRateLimit.max, timeWindow: opts.loginRateLimit.windowMs } },
+      schema: {
+        summary: 'Log in (sets the tg_sid cookie)',
+        tags: ['session'],
+        body: LoginBodySchema,
+        response: { 200: SessionResponseSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      // Session fixation: whatever id the client came with is ended and never becomes the logged-in one.
+      const before = request.cookies[SESSION_COOKIE];
+      if (before !== undefined) opts.sessions.destroy(before);
+
+      const result = await opts.users.login(request.body.username, request.body.password);
+      if (!result.ok) {
+        const locked = result.lockedUntil !== undefined;
+        request.log.info(
+          { event: 'security.login', outcome: locked ? 'locked' : 'failed', reason: result.reason, userId: result.userId },
+          'login refused',
+        );
+        opts.audit.record({
+          actorType: 'anonymous',
+          actorId: result.userId ?? null,
+          action: 'session.login',
+          outcome: 'failed',
+          detail: { reason: result.reason, locked },
+        });
+        if (result.lockedUntil === undefined) throw new HttpError('TRY_ERR_LOGIN_FAILED');
+        const seconds = Math.max(1, Math.ceil((result.lockedUntil - opts.now()) / 1000));
+        throw new HttpError('TRY_ERR_LOCKED', { 'retry-after': String(Math.min(seconds, 24 * 3600)) });
+      }
+
+      const { id, session } = opts.sessions.create(result.user.id);
+      void reply.setCookie(SESSION_COOKIE, id, cookie);
+      request.session = csrfAccess(opts.sessions, session);
+      request.log.info({ event: 'security.login', outcome: 'ok', userId: result.user.id }, 'logged in');
+      opts.audit.record({ actorType: 'user', actorId: result.user.id, action: 'session.login', outcome: 'ok' });
+      return { user: toSessionUser(result.user), csrfToken: reply.generateCsrf() };
+    },
+  );
+
+  app.get(
+    '/api/v1/session',
+    {
+      config: { auth: { permission: 'session' } },
+      schema: {
+        summary: 'The logged-in user and a fresh CSRF token',
+        tags: ['session'],
+        response: { 200: SessionResponseSchema, ...errorResponses },
+      },
+    },
+    (request, reply) => {
+      const auth = request.auth;
+      if (auth?.kind !== 'user') throw new HttpError('TRY_ERR_UNAUTHORIZED');
+      return { user: toSessionUser(auth.user), csrfToken: reply.generateCsrf() };
+    },
+  );
+
+  app.delete(
+    '/api/v1/session',
+    {
+      config: { auth: { permission: 'session' } },
+      schema: {
+        summary: 'Log out (ends the session on the server)',
+        tags: ['session'],
+        response: { 204: z.null().describe('logged out'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const auth = request.auth;
+      if (auth?.kind !== 'user') throw new HttpError('TRY_ERR_UNAUTHORIZED');
+      opts.sessions.destroyByKey(auth.session.key);
+      void reply.clearCookie(SESSION_COOKIE, cookie);
+      request.log.info({ event: 'security.logout', userId: auth.user.id }, 'logged out');
+      opts.audit.record({ actorType: 'user', actorId: auth.user.id, action: 'session.logout', outcome: 'ok' });
+      return reply.code(204).send(null);
+    },
+  );
+
+  done();
+};

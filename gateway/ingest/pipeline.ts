@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { decodeEntry, isTelemetryOnly, type DeadLetterReason, type Decoded, type Resolver } from './decode.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { createStoragePass } from './storage-pass.js';
+import { createTelemetryLane } from './telemetry-lane.js';
 
 // raw message → journal (fsynced, before the ack) → decode → events on the bus (rules) → InfluxDB → journal
 // entry removed. Two passes over the journal, each with its own cursor, so an InfluxDB outage never delays
@@ -71,19 +72,6 @@ export interface DeadLetterItem {
   adapterVersion: number | null;
 }
 const READ_CHUNK = 200;
-/** Telemetry handed to the rules per turn, at most this long (ms): the broker's packets wait meanwhile. */
-const TELEMETRY_BUDGET_MS = 5;
-/** Telemetry entries per 'events' emit (one rule-engine transaction each). */
-const TELEMETRY_SUB_CHUNK = 50;
-
-interface QueuedTelemetry {
-  principal: string;
-  seq: number;
-  events: CanonicalEvent[];
-  /** Accepted by this process (counted in `unhandled` until the rules have it). */
-  early: boolean;
-}
-
 /** A just-journaled entry with what was decoded when it arrived (none while the early path rests). */
 interface RecentEntry extends JournalEntry {
   early?: Early;
@@ -200,18 +188,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     else unhandled.delete(principal);
   };
   const lagWaiters: (() => void)[] = [];
-  /** The highest seq decoded. Ahead of rulesCursor while decoded telemetry waits in `telemetry`. */
+  /** The highest seq decoded. Ahead of rulesCursor while decoded telemetry waits in the lane. */
   let decodedUpTo = rulesCursor;
-  /**
-   * The priority lane (docs/adr/007-ingest-threads.md, "Alarms before telemetry"). Every turn decodes what
-   * arrived; entries with anything but telemetry (alarms, doses, doors) go to the rules at once, telemetry
-   * waits here and runs for a bounded time per turn. Under overload a fall is not queued behind seconds of
-   * room-climate readings (the alerts benchmark: fall publish → rule ran p50 1.9 s with one queue). A
-   * principal's own order is kept: an urgent entry takes that principal's queued telemetry along, in front of it.
-   */
-  let telemetry: QueuedTelemetry[] = [];
-  let telemetryHead = 0;
-  const queuedPerPrincipal = new Map<string, number>();
+  const lane = createTelemetryLane({ emit: (events) => bus.emit('events', events), handedOver });
 
   function nextForRules(): (JournalEntry | RecentEntry)[] {
     for (const seq of recent.keys()) {
@@ -241,58 +220,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     setImmediate(runRules);
   }
 
-  function queueTelemetry(principal: string, seq: number, events: CanonicalEvent[], early: boolean): void {
-    telemetry.push({ principal, seq, events, early });
-    queuedPerPrincipal.set(principal, (queuedPerPrincipal.get(principal) ?? 0) + 1);
-  }
-
-  /** Removes the principal's queued telemetry (journal order) and returns its events. Rare: see the lane. */
-  function takeQueued(principal: string): CanonicalEvent[] {
-    if ((queuedPerPrincipal.get(principal) ?? 0) === 0) return [];
-    queuedPerPrincipal.delete(principal);
-    const taken: CanonicalEvent[] = [];
-    const kept: QueuedTelemetry[] = [];
-    for (let i = telemetryHead; i < telemetry.length; i += 1) {
-      const q = telemetry[i] as QueuedTelemetry;
-      if (q.principal === principal) {
-        taken.push(...q.events);
-        if (q.early) handedOver(principal);
-      } else kept.push(q);
-    }
-    telemetry = kept;
-    telemetryHead = 0;
-    return taken;
-  }
-
-  /** Hands queued telemetry to the rules, a sub-chunk at a time, until the turn's budget is spent. */
-  function runTelemetry(): void {
-    const until = performance.now() + TELEMETRY_BUDGET_MS;
-    while (telemetryHead < telemetry.length) {
-      const chunk: CanonicalEvent[] = [];
-      const end = Math.min(telemetry.length, telemetryHead + TELEMETRY_SUB_CHUNK);
-      for (; telemetryHead < end; telemetryHead += 1) {
-        const q = telemetry[telemetryHead] as QueuedTelemetry;
-        const left = (queuedPerPrincipal.get(q.principal) ?? 1) - 1;
-        if (left > 0) queuedPerPrincipal.set(q.principal, left);
-        else queuedPerPrincipal.delete(q.principal);
-        if (q.early) handedOver(q.principal);
-        for (const e of q.events) chunk.push(e);
-      }
-      if (chunk.length > 0) bus.emit('events', chunk);
-      if (performance.now() >= until) break;
-    }
-    if (telemetryHead === telemetry.length) {
-      telemetry = [];
-      telemetryHead = 0;
-    } else if (telemetryHead > 4096) {
-      telemetry = telemetry.slice(telemetryHead);
-      telemetryHead = 0;
-    }
-  }
-
   /**
    * One bounded turn: decode what arrived (a chunk), alarms and doses to the rules at once, then telemetry
-   * for at most TELEMETRY_BUDGET_MS. Between turns the broker reads packets and writes PUBACKs: decoding a
+   * for a bounded time (the lane). Between turns the broker reads packets and writes PUBACKs: decoding a
    * whole burst in one go held the thread for tens of milliseconds, and every device waiting for an ack with it.
    */
   function runRules(): void {
@@ -320,11 +250,11 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (early?.handled === true) continue; // already with the rules (before its commit)
       if (isTelemetryOnly(decoded.events)) {
         // Still counted in `unhandled` (an early one) until the lane hands it over.
-        queueTelemetry(entry.principalId, entry.seq, decoded.events, early !== undefined);
+        lane.push({ principal: entry.principalId, seq: entry.seq, events: decoded.events, early: early !== undefined });
         continue;
       }
       if (early !== undefined) handedOver(entry.principalId);
-      for (const e of takeQueued(entry.principalId)) urgent.push(e);
+      for (const e of lane.take(entry.principalId)) urgent.push(e);
       for (const e of decoded.events) urgent.push(e);
     }
     if (urgent.length > 0) bus.emit('events', urgent);
@@ -332,15 +262,16 @@ export function createIngest(deps: IngestDeps): Ingest {
       deadLetters(dead);
       decodedUpTo = entries.at(-1)?.seq ?? decodedUpTo;
     }
-    runTelemetry();
+    lane.run();
     // Everything up to the oldest telemetry still queued has been handed to the rules.
-    const handled = telemetryHead < telemetry.length ? (telemetry[telemetryHead] as QueuedTelemetry).seq - 1 : decodedUpTo;
+    const oldest = lane.oldestSeq();
+    const handled = oldest === undefined ? decodedUpTo : oldest - 1;
     if (handled !== rulesCursor) {
       rulesCursor = handled;
       journal.setCursor(RULES_CURSOR, rulesCursor);
     }
     // More may be waiting (in memory, in the journal or in the lane): look again next turn until a pass finds nothing.
-    if (entries.length > 0 || telemetryHead < telemetry.length) scheduleRules();
+    if (entries.length > 0 || oldest !== undefined) scheduleRules();
     else if (overflowed && appending === 0 && recent.size === 0 && decodedUpTo >= lastAppended) {
       // Caught up after an overflow: nothing of this process is on its way to the rules any more.
       unhandled.clear();

@@ -4,12 +4,17 @@ import { resolve } from 'node:path';
 import { devicePolicy, startBroker, type BrokerHandle } from '../broker/index.js';
 import type { Config } from './config/schema.js';
 import { databasePath, openDatabase, type Database } from './db/sqlite.js';
+import { createHealthIndex, type HealthIndex } from './devices/health.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
+import { createDeadLetters } from './ingest/dead-letters.js';
 import { openJournal, type Journal } from './ingest/journal.js';
 import { startAppendThread } from './ingest/journal-append.js';
 import { createIngest, type Ingest, type StorageSink } from './ingest/pipeline.js';
 import { createCachedResolver } from './ingest/resolver.js';
 import type { CanonicalEvent } from '../adapters/canonical.js';
+import { ADAPTERS } from '../adapters/registry.js';
+import { createDoseAlertLookup } from './care/dose-log.js';
+import { createHomeQuery } from './storage/home-query.js';
 import { startInfluxThread, type InfluxThread } from './storage/influx-thread.js';
 import { toLine } from './storage/line-protocol.js';
 import { createEventBus, type EventBus } from './events.js';
@@ -35,6 +40,8 @@ export interface Gateway {
   readonly journal: Journal;
   readonly ingest: Ingest;
   readonly alerting: Alerting;
+  /** Online, last seen, battery and firmware per device since start-up (the dashboard's device health). */
+  readonly health: HealthIndex;
   readonly clock: GatewayClock;
   readonly http: { address: AddressInfo };
   close(): Promise<void>;
@@ -62,6 +69,8 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   const events = createEventBus((event, err) => {
     logger.error({ event: 'gateway.listener_error', on: event, err }, 'event listener failed');
   });
+  const health = createHealthIndex();
+  const offHealth = health.attach(events);
 
   // Rules and alerts listen on the bus before anything can emit on it (the ingest replays its journal).
   const alerting = startAlerting({
@@ -125,12 +134,24 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     });
     const brokerRef = broker;
     const metrics = createMetrics({ brokerStats: () => brokerRef.stats, ingestStats: () => ingest.stats });
+    // The dashboard's reads from InfluxDB (home pages, charts), with a timeout a page can wait for.
+    const influxReads =
+      influxUrl === undefined
+        ? undefined
+        : createHomeQuery({ ...config.influx, url: influxUrl, timeoutMs: Math.min(config.influx.timeoutMs, 5000) });
+    const openAlerts = (teams: '*' | readonly string[]) =>
+      teams === '*'
+        ? alerting.alerts.list({ state: 'open', limit: 5000 })
+        : teams.flatMap((teamId) => alerting.alerts.list({ state: 'open', teamId, limit: 5000 }));
+    const homeData = { registry, health, openAlerts };
     const app = buildApp({
       logger,
       metrics,
       readiness: () => ({ broker: brokerRef.isListening(), database: db.open }),
       trustProxy: config.http.trustProxy,
-      auth: { db, now, config: config.http.auth, serviceAccount: (id, secret) => serviceAccountTeam(registry, id, secret) },
+      // Sessions and lockouts are about people's time: the wall clock, even when the gateway's clock is a
+      // simulation's (the demo runs its district at 120×; a 30-minute idle timeout must not end in 15 s).
+      auth: { db, now: Date.now, config: config.http.auth, serviceAccount: (id, secret) => serviceAccountTeam(registry, id, secret) },
       alerts: {
         hub: alerting.hub,
         listOpen: (scope) => alerting.listOpen(scope),
@@ -140,6 +161,17 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
         resolve: (id, input) => alerting.resolve(id, input),
       },
       reports: { followUpReport: (query) => alerting.alerts.followUpReport(query) },
+      homes: { ...homeData, care: alerting.care, doseAlerts: createDoseAlertLookup(db), influx: influxReads, now },
+      devices: homeData,
+      deadLetters: {
+        deadLetters: createDeadLetters(journal, now),
+        registry,
+        afterReplay: () => ingest.kick(),
+        adapters: ADAPTERS,
+      },
+      telemetry: { registry, influx: influxReads },
+      care: { registry, care: alerting.care, transaction: (fn) => db.transaction(fn).immediate() },
+      teams: { listHomes: () => registry.listHomes() },
     });
     http = await startHttpServer(app, config.http);
     // Delivery channels start once the broker is up; they deliver what the outbox holds from before too.
@@ -171,6 +203,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       ]);
     }
   } catch (err) {
+    offHealth();
     await alerting.close();
     ingest.releaseAcks();
     await broker?.close();
@@ -203,11 +236,13 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     journal,
     ingest,
     alerting,
+    health,
     clock,
     http: { address: httpHandle.address },
     close() {
       closing ??= (async () => {
         await httpHandle.close();
+        offHealth();
         await alerting.close();
         // PUBACKs held back by backpressure must go out, or closing the broker waits for them forever.
         ingest.releaseAcks();

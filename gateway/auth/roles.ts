@@ -5,11 +5,13 @@ import type { Role } from './model.js';
  * roles hold it is decided here and nowhere else. Team scope is a second, separate check: a permission says
  * what kind of data a role may touch, the user's teams say whose.
  *
- * - nurse: the alerts of her teams — read, acknowledge, resolve.
- * - team_lead: what a nurse may, plus the follow-up report and the care plans of the teams.
- * - technician: devices, dead letters and adapters of the teams. Technicians are municipal or vendor staff who
- *   need to know which device is where, not how the patient is: no care alerts, no care plans. They are
- *   team-scoped like everyone else, so a vendor's technician only sees the districts the vendor serves.
+ * - nurse: the alerts of her teams — read, acknowledge, resolve — and the homes' pages (devices' health, recent
+ *   events, dose log, charts, care plan), read-only.
+ * - team_lead: what a nurse may, plus the follow-up report and changing the care plans of the teams.
+ * - technician: devices (health, assign, disable, rotate secret), dead letters and adapters of the teams.
+ *   Technicians are municipal or vendor staff who need to know which device is where, not how the patient is:
+ *   no care alerts, no home pages, no care plans. They are team-scoped like everyone else, so a vendor's
+ *   technician only sees the districts the vendor serves.
  * - admin: everything, every team, and user management.
  */
 export const PERMISSIONS = {
@@ -24,6 +26,8 @@ export const PERMISSIONS = {
   'devices.write': ['technician', 'admin'],
   'deadletters.read': ['technician', 'admin'],
   'deadletters.replay': ['technician', 'admin'],
+  /** The teams one belongs to (every team for an admin), with their home ids: no health data. */
+  'teams.read': ['nurse', 'team_lead', 'technician', 'admin'],
   'users.manage': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 

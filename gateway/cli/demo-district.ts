@@ -93,7 +93,7 @@ export function startDistrict(gw: Gateway, scenario: Scenario, run: { clock: Clo
     if (s.status === 'offline' && !s.retained) print(`  [${simTime(clock.now())}] ${s.principal.kind} ${s.principal.id} went offline`);
   });
 
-  // Alerts as they are raised: what a nurse's screen would show (the dashboard is issue 6).
+  // Alerts as they are raised: what the demo nurse's dashboard shows at the same moment.
   let alertCursor = gw.alerting.alerts.lastOutboxId();
   const offAlerts = gw.alerting.notifier.subscribe(() => {
     for (const entry of gw.alerting.alerts.outboxSince(alertCursor, 1000)) {

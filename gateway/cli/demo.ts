@@ -1,5 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { generatePassword } from '../auth/password.js';
+import { createUserStore } from '../auth/users.js';
 import { createLogger } from '../log.js';
 import { createInfluxWriter } from '../storage/influx.js';
 import { startInfluxdProcess, type InfluxdProcess } from '../storage/influxd-process.js';
@@ -18,6 +20,8 @@ import { runUntilSignal } from './run.js';
 export const DEMO_HOME = 'home-demo-01';
 export const DEMO_TEAM = 'team-demo';
 export const DEMO_DEVICE = 'd-demo-0001';
+/** The demo's dashboard login: a nurse of the demo team (every simulated home is the demo team's). */
+export const DEMO_NURSE = 'demo-nurse';
 
 function withFreePorts(config: Readonly<Config>): Readonly<Config> {
   return {
@@ -92,17 +96,47 @@ export function provisionDemo(gw: Gateway): { deviceId: string; secret: string }
   return { deviceId: DEMO_DEVICE, secret: registry.rotateSecret(DEMO_DEVICE) };
 }
 
-export function demoInstructions(gw: Gateway, device: { deviceId: string; secret: string }): string[] {
+/**
+ * The demo nurse, in the demo's own database (its data dir): created when missing, and given a freshly generated
+ * password at every start so it can be printed. Demo only — real users get theirs once from `tryggheim users
+ * add` (only the hash is stored, here too); a new password also ends the previous run's sessions.
+ */
+export async function provisionDemoNurse(gw: Gateway): Promise<{ username: string; password: string }> {
+  const users = createUserStore({ db: gw.db, now: () => Date.now() });
+  const password = generatePassword();
+  if (users.findByUsername(DEMO_NURSE) === undefined) {
+    await users.add({ username: DEMO_NURSE, displayName: 'Demo nurse', role: 'nurse', teams: [DEMO_TEAM] }, password);
+  } else {
+    await users.setPassword(DEMO_NURSE, password);
+  }
+  return { username: DEMO_NURSE, password };
+}
+
+/** The dashboard's address. Loopback by name when the gateway listens on every address: browsers keep the Secure cookie there over http. */
+export function dashboardUrl(gw: Gateway): string {
+  const { address, port } = gw.http.address;
+  const host = address === '0.0.0.0' || address === '::' ? '127.0.0.1' : address.includes(':') ? `[${address}]` : address;
+  return `http://${host}:${port}/`;
+}
+
+export function demoInstructions(
+  gw: Gateway,
+  device: { deviceId: string; secret: string },
+  nurse: { username: string; password: string },
+): string[] {
   const mqtt = gw.broker.address('tcp');
   const ws = gw.broker.address('ws');
   const http = gw.http.address;
   const port = mqtt?.port ?? 1883;
   const auth = `-i ${device.deviceId} -u ${device.deviceId} -P '${device.secret}'`;
+  const dashboard = dashboardUrl(gw);
   return [
     '',
     'Tryggheim demo is running.',
+    `  Dashboard ${dashboard}   (wall board: ${dashboard}tavle)`,
+    `  Login     ${nurse.username} / ${nurse.password}   (demo only: a nurse of ${DEMO_TEAM}, new password at every start)`,
     `  MQTT      mqtt://127.0.0.1:${port}${ws ? `   (WebSocket: ws://127.0.0.1:${ws.port}${gw.config.broker.ws.path})` : ''}`,
-    `  HTTP      http://${http.address}:${http.port}/healthz   /readyz   /metrics`,
+    `  HTTP      http://${http.address}:${http.port}/healthz   /readyz   /metrics   /docs`,
     `  Data      ${gw.config.dataDir}`,
     `  InfluxDB  ${gw.config.influx.url ?? 'not configured (messages wait in the journal)'}`,
     `  Demo home ${DEMO_HOME} (team ${DEMO_TEAM}), device ${device.deviceId}`,
@@ -160,8 +194,9 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       await runUntilSignal(
         () => startDemoGateway(config, ctx, clock ? { clock } : {}),
         ctx,
-        (gw) => {
-          for (const line of demoInstructions(gw, provisionDemo(gw))) ctx.out(line);
+        async (gw) => {
+          const nurse = await provisionDemoNurse(gw);
+          for (const line of demoInstructions(gw, provisionDemo(gw), nurse)) ctx.out(line);
           if (!district) return;
           const running = startDistrict(gw, district.scenario, district, ctx);
           return () => running.stop();

@@ -28,9 +28,15 @@ import type { Database } from '../db/sqlite.js';
 import { dashboardRoutes, type DashboardRoutesOptions } from '../../dashboard/serve.js';
 import { alertRoutes, type AlertRoutesOptions } from './alert-routes.js';
 import { authRoutes } from './auth-routes.js';
+import { careRoutes, type CareRoutesOptions } from './care-routes.js';
+import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadletter-routes.js';
+import { deviceRoutes, type DeviceRoutesOptions } from './device-routes.js';
 import { errorBody, mapError } from './errors.js';
+import { homeRoutes, type HomeRoutesOptions } from './home-routes.js';
 import { opsRoutes, type OpsRoutesOptions } from './ops-routes.js';
 import { reportRoutes, type ReportRoutesOptions } from './report-routes.js';
+import { teamRoutes, type TeamRoutesOptions } from './team-routes.js';
+import { telemetryRoutes, type TelemetryRoutesOptions } from './telemetry-routes.js';
 
 // @fastify/sse is CommonJS: at run time the default import is its module.exports, the fastify-plugin-wrapped
 // plugin (what must be registered so its reply decorator reaches our routes); its typings call that the module.
@@ -69,6 +75,18 @@ export interface HttpAppDeps extends OpsRoutesOptions {
   dashboard?: DashboardRoutesOptions | false;
   /** The follow-up report (needs `auth`). */
   reports?: Omit<ReportRoutesOptions, 'audit'>;
+  /** Homes: the list and a home's page (needs `auth`). */
+  homes?: HomeRoutesOptions;
+  /** Devices: health, assign, disable/enable, rotate secret (needs `auth`). */
+  devices?: DeviceRoutesOptions;
+  /** Dead letters (list, show, replay) and the adapter list (needs `auth`). */
+  deadLetters?: DeadLetterRoutesOptions;
+  /** A home's time series from InfluxDB (needs `auth`). */
+  telemetry?: TelemetryRoutesOptions;
+  /** A home's care plan, read and changed (needs `auth`). */
+  care?: CareRoutesOptions;
+  /** Teams, and user management for admins (needs `auth`; users come from its store). */
+  teams?: TeamRoutesOptions;
 }
 
 /**
@@ -117,8 +135,9 @@ export function buildApp(deps: HttpAppDeps): HttpApp {
   });
 
   const auth = deps.auth && authStores(deps.auth);
-  if ((deps.alerts !== undefined || deps.reports !== undefined) && auth === undefined) {
-    throw new Error('buildApp: alert and report routes need deps.auth');
+  const needAuth = [deps.alerts, deps.reports, deps.homes, deps.devices, deps.deadLetters, deps.telemetry, deps.care, deps.teams];
+  if (needAuth.some((d) => d !== undefined) && auth === undefined) {
+    throw new Error('buildApp: the /api/v1 resources need deps.auth');
   }
 
   // Every route declares who may call it (gateway/auth/guard.ts); the guard sees each one as it is added.
@@ -194,6 +213,12 @@ export function buildApp(deps: HttpAppDeps): HttpApp {
       void app.register(alertRoutes, { ...deps.alerts, audit: auth.audit });
     }
     if (deps.reports !== undefined) void app.register(reportRoutes, { ...deps.reports, audit: auth.audit });
+    if (deps.homes !== undefined) void app.register(homeRoutes, { ...deps.homes, audit: auth.audit });
+    if (deps.devices !== undefined) void app.register(deviceRoutes, { ...deps.devices, audit: auth.audit });
+    if (deps.deadLetters !== undefined) void app.register(deadLetterRoutes, { ...deps.deadLetters, audit: auth.audit });
+    if (deps.telemetry !== undefined) void app.register(telemetryRoutes, { ...deps.telemetry, audit: auth.audit });
+    if (deps.care !== undefined) void app.register(careRoutes, { ...deps.care, audit: auth.audit });
+    if (deps.teams !== undefined) void app.register(teamRoutes, { ...deps.teams, users: auth.users, audit: auth.audit });
   }
 
   return app;

@@ -8,19 +8,29 @@ import { createAlertStore, type AlertStore } from '../../../gateway/alerts/store
 import { createAuditLog, type AuditLog } from '../../../gateway/auth/audit.js';
 import type { ScryptParams } from '../../../gateway/auth/password.js';
 import { createUserStore, type UserStore } from '../../../gateway/auth/users.js';
+import { ADAPTERS } from '../../../adapters/registry.js';
+import { createDoseAlertLookup } from '../../../gateway/care/dose-log.js';
+import { createCareStore, type CareStore } from '../../../gateway/care/store.js';
 import { HttpAuthConfigSchema } from '../../../gateway/config/schema.js';
 import { databasePath, openDatabase, type Database } from '../../../gateway/db/sqlite.js';
 import { createOutboxNotifier } from '../../../gateway/delivery/channel.js';
 import { createSseHub, type SseHub } from '../../../gateway/delivery/sse.js';
-import { createDeviceRegistry } from '../../../gateway/devices/registry.js';
+import { createHealthIndex, type HealthIndex } from '../../../gateway/devices/health.js';
+import { createDeviceRegistry, type DeviceRegistry } from '../../../gateway/devices/registry.js';
+import { createDeadLetters, type DeadLetters } from '../../../gateway/ingest/dead-letters.js';
+import { openJournal, type Journal } from '../../../gateway/ingest/journal.js';
+import type { HomeQuery } from '../../../gateway/storage/home-query.js';
 import { buildApp, type HttpApp } from '../../../gateway/http/app.js';
 import { ErrorBodySchema } from '../../../gateway/http/errors.js';
 import type { Logger } from '../../../gateway/log.js';
 import { createMetrics } from '../../../gateway/metrics.js';
 
 // The HTTP API with logins, as the gateway builds it, on a real SQLite file in a temp dir and a fake clock the
-// test moves. Two teams with a home each; one user per role (pseudonymous usernames); a cheap scrypt cost so
-// that logging in does not take half a second of a shared CPU (the production cost is tested in password.test.ts).
+// test moves. Two teams (team-a with home-a1 and home-a2, team-b with home-b1), a dispenser in home-a1 and in
+// home-b1, a sensor in home-a1, a device in stock; one user per role (pseudonymous usernames); a cheap scrypt
+// cost so that logging in does not take half a second of a shared CPU (the production cost is tested in
+// password.test.ts). The journal (for dead letters) is a real one in the same temp dir. InfluxDB is not
+// configured unless a test passes `influx` (a real influxd's reads, or a stand-in named as such).
 
 export const T0 = Date.parse('2026-03-10T08:00:00.000Z');
 export const MIN = 60_000;
@@ -46,6 +56,13 @@ export interface Fixture {
   readonly alerts: AlertStore;
   readonly hub: SseHub;
   readonly notify: () => void;
+  readonly registry: DeviceRegistry;
+  readonly health: HealthIndex;
+  readonly care: CareStore;
+  readonly journal: Journal;
+  readonly deadLetters: DeadLetters;
+  /** Stores a dead letter for the device, received now; returns its id. */
+  deadLetter(deviceId: string, payload?: Buffer | string, reason?: string): Promise<number>;
   /** Raises an alert for a home (home-a1 is team-a's, home-b1 team-b's) and returns its id. */
   raise(homeId: 'home-a1' | 'home-b1', over?: Partial<AlertSignal>): string;
   close(): Promise<void>;
@@ -59,6 +76,8 @@ export async function authFixture(
     recheckMs?: number;
     /** Sees every route as fastify adds it (the route table), before the app is ready. */
     onRoute?: (route: RouteOptions) => void;
+    /** InfluxDB reads for home pages and charts; default: not configured. */
+    influx?: HomeQuery;
   } = {},
 ): Promise<Fixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tryggheim-auth-'));
@@ -68,6 +87,15 @@ export async function authFixture(
   const registry = createDeviceRegistry({ db, now: () => new Date(clock.now) });
   registry.addHome({ id: 'home-a1', teamId: 'team-a' });
   registry.addHome({ id: 'home-b1', teamId: 'team-b' });
+  registry.addHome({ id: 'home-a2', teamId: 'team-a' });
+  registry.addDevice({ id: 'disp-a1', kind: 'dispenser', model: 'demo-dispenser', adapterId: 'tryggheim', homeId: 'home-a1' });
+  registry.addDevice({ id: 'sens-a1', kind: 'sensor', model: 'demo-sensor', adapterId: 'tryggheim', homeId: 'home-a1' });
+  registry.addDevice({ id: 'disp-b1', kind: 'dispenser', model: 'demo-dispenser', adapterId: 'tryggheim', homeId: 'home-b1' });
+  registry.addDevice({ id: 'stock-1', kind: 'sensor', model: 'demo-sensor', adapterId: 'tryggheim' });
+  const health = createHealthIndex();
+  const care = createCareStore({ db, now: () => new Date(clock.now) });
+  const journal = openJournal(dataDir, { now });
+  const deadLetters = createDeadLetters(journal, now);
   const config = HttpAuthConfigSchema.parse(opts.auth ?? {});
   const users = createUserStore({ db, now, passwordParams: CHEAP_SCRYPT });
   if (opts.users !== false) {
@@ -77,6 +105,11 @@ export async function authFixture(
   const notifier = createOutboxNotifier();
   const hub = createSseHub(alerts, notifier, { warn: () => undefined, debug: () => undefined });
   let n = 0;
+  const openAlerts = (teams: '*' | readonly string[]) =>
+    teams === '*'
+      ? alerts.list({ state: 'open', limit: 5000 })
+      : teams.flatMap((teamId) => alerts.list({ state: 'open', teamId, limit: 5000 }));
+  const homeData = { registry, health, openAlerts };
   const app = buildApp({
     logger: opts.logger ?? false,
     metrics: createMetrics({ brokerStats: () => undefined }),
@@ -99,6 +132,12 @@ export async function authFixture(
       ...(opts.recheckMs === undefined ? {} : { recheckMs: opts.recheckMs }),
     },
     reports: { followUpReport: (q) => alerts.followUpReport(q) },
+    homes: { ...homeData, care, doseAlerts: createDoseAlertLookup(db), influx: opts.influx, now },
+    devices: homeData,
+    deadLetters: { deadLetters, registry, adapters: ADAPTERS },
+    telemetry: { registry, influx: opts.influx },
+    care: { registry, care, transaction: (fn) => db.transaction(fn).immediate() },
+    teams: { listHomes: () => registry.listHomes() },
   });
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   await app.ready();
@@ -111,6 +150,27 @@ export async function authFixture(
     alerts,
     hub,
     notify: () => notifier.notify(),
+    registry,
+    health,
+    care,
+    journal,
+    deadLetters,
+    async deadLetter(deviceId, payload = '{"type":"dose.taken","x":', reason = 'malformed') {
+      const seq = await journal.append({
+        receivedAt: clock.now,
+        principalKind: 'device',
+        principalId: deviceId,
+        subtopic: 'up',
+        qos: 1,
+        payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
+      });
+      const entry = journal.get(seq);
+      if (entry === undefined) throw new Error('journal entry vanished');
+      journal.deadLetter([
+        { entry, dl: { reason, issues: [{ path: [], code: reason, message: 'not JSON' }], adapterId: 'tryggheim', adapterVersion: 1 } },
+      ]);
+      return deadLetters.list({ deviceId, includeReplayed: true, limit: 1 })[0]?.id ?? 0;
+    },
     raise(homeId, over = {}) {
       n += 1;
       const [t] = alerts.apply({
@@ -129,6 +189,7 @@ export async function authFixture(
     },
     async close() {
       await app.close();
+      journal.close();
       db.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

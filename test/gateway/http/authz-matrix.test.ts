@@ -2,13 +2,14 @@ import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARD_ROUTES } from '../../../dashboard/serve.js';
 import type { Role } from '../../../gateway/auth/model.js';
-import { authFixture, expectErrorOnly, login, type Fixture, type LoggedIn } from './auth-fixture.js';
+import type { HomeQuery } from '../../../gateway/storage/home-query.js';
+import { authFixture, expectErrorOnly, login, PASSWORD, type Fixture, type LoggedIn } from './auth-fixture.js';
 
 // The authorization matrix, generated from fastify's route table (every route as fastify adds it, HEAD included):
 // every route × every role × a foreign team is refused with nothing but the error body; without a session it is
 // 401; every state change without a valid CSRF token is 403. A route added later is covered the moment it
 // exists: it must be on the PUBLIC allow-list (with the reason) or have a CASE here, or the first test fails.
-// Users are of team-a; team-b's alert is the foreign data that must never show.
+// Users are of team-a; team-b's alert, home, device and dead letter are the foreign data that must never show.
 
 const PUBLIC: Readonly<Record<string, string>> = {
   'GET /healthz': 'liveness probe for the platform',
@@ -23,6 +24,16 @@ const PUBLIC_PREFIX = '/docs';
 const ALL: readonly Role[] = ['nurse', 'team_lead', 'technician', 'admin'];
 const USER_OF: Readonly<Record<Role, string>> = { nurse: 'nurse-a1', team_lead: 'lead-a1', technician: 'tech-a1', admin: 'admin-1' };
 const PERIOD = 'from=2026-03-01&to=2026-03-31';
+const SERIES = 'measurement=sensor&field=temperature_c&from=2026-03-10T00:00:00Z&to=2026-03-10T06:00:00Z';
+const CARE_ROLES: readonly Role[] = ['nurse', 'team_lead', 'admin'];
+const TECH_ROLES: readonly Role[] = ['technician', 'admin'];
+
+/** Stand-in for InfluxDB: no data at all. The series route against a real influxd is in telemetry-routes.test.ts. */
+const NO_DATA_INFLUX_STAND_IN: HomeQuery = {
+  recentEvents: () => Promise.resolve([]),
+  doseReports: () => Promise.resolve([]),
+  series: () => Promise.resolve([]),
+};
 
 interface Req {
   readonly url: string;
@@ -43,7 +54,18 @@ interface Case {
 
 let fx: Fixture;
 let foreignAlert: string;
+let foreignDeadLetter: number;
+let ownDeadLetter: number;
+/** Dead letters of team-a to replay, one per replay request (a replayed one cannot be replayed again). */
+const replayable: number[] = [];
+let targetUser: string;
+let newUsers = 0;
 const freshOwn = (): string => fx.raise('home-a1');
+const nextReplayable = (): number => {
+  const id = replayable.shift();
+  if (id === undefined) throw new Error('the matrix needs more dead letters to replay');
+  return id;
+};
 
 const CASES: Readonly<Record<string, Case>> = {
   'GET /api/v1/session': { allowed: ALL, foreign: null, own: () => ({ url: '/api/v1/session' }) },
@@ -81,6 +103,81 @@ const CASES: Readonly<Record<string, Case>> = {
     foreign: () => ({ url: `/api/v1/reports/follow-up?team=team-b&${PERIOD}` }),
     own: () => ({ url: `/api/v1/reports/follow-up?team=team-a&${PERIOD}` }),
   },
+  'GET /api/v1/homes': {
+    allowed: CARE_ROLES,
+    foreign: () => ({ url: '/api/v1/homes?team=team-b' }),
+    own: () => ({ url: '/api/v1/homes?team=team-a' }),
+  },
+  'GET /api/v1/homes/:id': {
+    allowed: CARE_ROLES,
+    foreign: () => ({ url: '/api/v1/homes/home-b1' }),
+    own: () => ({ url: '/api/v1/homes/home-a1' }),
+  },
+  'GET /api/v1/homes/:id/series': {
+    allowed: CARE_ROLES,
+    foreign: () => ({ url: `/api/v1/homes/home-b1/series?${SERIES}` }),
+    own: () => ({ url: `/api/v1/homes/home-a1/series?${SERIES}` }),
+  },
+  'GET /api/v1/homes/:id/care': {
+    allowed: CARE_ROLES,
+    foreign: () => ({ url: '/api/v1/homes/home-b1/care' }),
+    own: () => ({ url: '/api/v1/homes/home-a1/care' }),
+  },
+  'PUT /api/v1/homes/:id/care': {
+    allowed: ['team_lead', 'admin'],
+    foreign: () => ({ url: '/api/v1/homes/home-b1/care', payload: { night: { from: '21:00', to: '06:00' } } }),
+    own: () => ({ url: '/api/v1/homes/home-a1/care', payload: { night: { from: '21:00', to: '06:00' } } }),
+  },
+  'GET /api/v1/devices': {
+    allowed: TECH_ROLES,
+    foreign: () => ({ url: '/api/v1/devices?team=team-b' }),
+    own: () => ({ url: '/api/v1/devices?team=team-a' }),
+  },
+  'POST /api/v1/devices/:id/assign': {
+    allowed: TECH_ROLES,
+    foreign: () => ({ url: '/api/v1/devices/disp-b1/assign', payload: { homeId: 'home-b1' } }),
+    own: () => ({ url: '/api/v1/devices/sens-a1/assign', payload: { homeId: 'home-a1' } }),
+  },
+  'POST /api/v1/devices/:id/disable': {
+    allowed: TECH_ROLES,
+    foreign: () => ({ url: '/api/v1/devices/disp-b1/disable' }),
+    own: () => ({ url: '/api/v1/devices/sens-a1/disable' }),
+  },
+  'POST /api/v1/devices/:id/enable': {
+    allowed: TECH_ROLES,
+    foreign: () => ({ url: '/api/v1/devices/disp-b1/enable' }),
+    own: () => ({ url: '/api/v1/devices/sens-a1/enable' }),
+  },
+  'POST /api/v1/devices/:id/rotate-secret': {
+    allowed: TECH_ROLES,
+    foreign: () => ({ url: '/api/v1/devices/disp-b1/rotate-secret' }),
+    own: () => ({ url: '/api/v1/devices/sens-a1/rotate-secret' }),
+  },
+  'GET /api/v1/dead-letters': {
+    allowed: TECH_ROLES,
+    foreign: () => ({ url: '/api/v1/dead-letters?team=team-b' }),
+    own: () => ({ url: '/api/v1/dead-letters?team=team-a' }),
+  },
+  'GET /api/v1/dead-letters/:id': {
+    allowed: TECH_ROLES,
+    foreign: () => ({ url: `/api/v1/dead-letters/${foreignDeadLetter}` }),
+    own: () => ({ url: `/api/v1/dead-letters/${ownDeadLetter}` }),
+  },
+  'POST /api/v1/dead-letters/:id/replay': {
+    allowed: TECH_ROLES,
+    foreign: () => ({ url: `/api/v1/dead-letters/${foreignDeadLetter}/replay` }),
+    own: () => ({ url: `/api/v1/dead-letters/${nextReplayable()}/replay` }),
+  },
+  'GET /api/v1/adapters': { allowed: TECH_ROLES, foreign: null, own: () => ({ url: '/api/v1/adapters' }) },
+  'GET /api/v1/teams': { allowed: ALL, foreign: null, own: () => ({ url: '/api/v1/teams' }) },
+  'GET /api/v1/users': { allowed: ['admin'], foreign: null, own: () => ({ url: '/api/v1/users' }) },
+  'POST /api/v1/users': {
+    allowed: ['admin'],
+    foreign: null,
+    own: () => ({ url: '/api/v1/users', payload: { username: `matrix-${++newUsers}`, role: 'nurse', teams: ['team-a'] } }),
+  },
+  'POST /api/v1/users/:id/disable': { allowed: ['admin'], foreign: null, own: () => ({ url: `/api/v1/users/${targetUser}/disable` }) },
+  'POST /api/v1/users/:id/enable': { allowed: ['admin'], foreign: null, own: () => ({ url: `/api/v1/users/${targetUser}/enable` }) },
 };
 
 const routes: { method: string; url: string }[] = [];
@@ -110,17 +207,25 @@ const basic = (id: string, secret: string): string => `Basic ${Buffer.from(`${id
 beforeAll(async () => {
   fx = await authFixture({
     auth: { loginRateLimit: { max: 10_000, windowSec: 60 } },
+    influx: NO_DATA_INFLUX_STAND_IN,
     onRoute: (r) => {
       for (const method of Array.isArray(r.method) ? r.method : [r.method]) routes.push({ method, url: r.url });
     },
   });
   foreignAlert = fx.raise('home-b1');
+  foreignDeadLetter = await fx.deadLetter('disp-b1');
+  ownDeadLetter = await fx.deadLetter('disp-a1');
+  for (let i = 0; i < 12; i++) replayable.push(await fx.deadLetter('sens-a1'));
+  targetUser = (await fx.users.add({ username: 'target-1', role: 'nurse', teams: ['team-a'] }, PASSWORD)).id;
   for (const role of ALL) sessions.set(role, await login(fx.app, USER_OF[role]));
 });
 
 afterAll(async () => {
-  // Nothing above may have touched team-b's alert.
+  // Nothing above may have touched team-b's alert, device, dead letter or care plan.
   expect(fx.alerts.get(foreignAlert)).toMatchObject({ ack: 'unacknowledged', open: true });
+  expect(fx.registry.getDevice('disp-b1')).toMatchObject({ enabled: true, secretRotatedAt: null, homeId: 'home-b1' });
+  expect(fx.deadLetters.get(foreignDeadLetter)?.replayedAt).toBeNull();
+  expect(fx.care.details('home-b1').defaulted).toContain('night');
   await fx.close();
 });
 
@@ -213,7 +318,20 @@ describe('CSRF on every state change', () => {
   const changes = () => routes.filter((r) => STATE_CHANGING.has(r.method) && !isPublic(r));
 
   it('finds the state-changing routes', () => {
-    expect(changes().map(key).sort()).toEqual(['DELETE /api/v1/session', 'POST /api/v1/alerts/:id/ack', 'POST /api/v1/alerts/:id/resolve']);
+    expect(changes().map(key).sort()).toEqual([
+      'DELETE /api/v1/session',
+      'POST /api/v1/alerts/:id/ack',
+      'POST /api/v1/alerts/:id/resolve',
+      'POST /api/v1/dead-letters/:id/replay',
+      'POST /api/v1/devices/:id/assign',
+      'POST /api/v1/devices/:id/disable',
+      'POST /api/v1/devices/:id/enable',
+      'POST /api/v1/devices/:id/rotate-secret',
+      'POST /api/v1/users',
+      'POST /api/v1/users/:id/disable',
+      'POST /api/v1/users/:id/enable',
+      'PUT /api/v1/homes/:id/care',
+    ]);
   });
 
   it('refuses each without a valid token (missing, malformed, another session’s, from another origin) with 403 TRY_ERR_CSRF', async () => {
@@ -222,6 +340,9 @@ describe('CSRF on every state change', () => {
       const c = caseOf(r) as Case;
       const s = await login(fx.app, USER_OF[c.allowed[0] as Role]);
       const req = c.own();
+      const deviceId = /\/devices\/([^/]+)\//.exec(req.url)?.[1];
+      const device = deviceId === undefined ? undefined : fx.registry.getDevice(deviceId);
+      const before = device && { enabled: device.enabled, secretRotatedAt: device.secretRotatedAt };
       const attempts: Record<string, string>[] = [
         { cookie: s.cookie },
         { cookie: s.cookie, 'x-csrf-token': 'not-a-token' },
@@ -235,6 +356,9 @@ describe('CSRF on every state change', () => {
       expect((await send('GET', { url: '/api/v1/session' }, { cookie: s.cookie })).statusCode).toBe(200);
       const alertId = /\/alerts\/([^/]+)\//.exec(req.url)?.[1];
       if (alertId !== undefined) expect(fx.alerts.get(alertId)?.ack).toBe('unacknowledged');
+      const deadLetterId = /\/dead-letters\/(\d+)\//.exec(req.url)?.[1];
+      if (deadLetterId !== undefined) expect(fx.deadLetters.get(Number(deadLetterId))?.replayedAt).toBeNull();
+      if (before !== undefined && deviceId !== undefined) expect(fx.registry.getDevice(deviceId)).toMatchObject(before);
       // And with the right token it goes through.
       expect((await send(r.method, req, asUser(s))).statusCode, key(r)).toBeLessThan(300);
     }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AlertError } from '../../../gateway/alerts/model.js';
+import { AuthError } from '../../../gateway/auth/model.js';
+import { CareError } from '../../../gateway/care/inputs.js';
+import { RegistryError } from '../../../gateway/devices/model.js';
 import { ErrorBodySchema, HttpError, mapError } from '../../../gateway/http/errors.js';
 
 function fastifyLikeError(statusCode: number, extra: Record<string, unknown> = {}): Error {
@@ -80,5 +83,30 @@ describe('mapError', () => {
     });
     expect(mapError(fastifyLikeError(403, { code: 'FST_CSRF_INVALID_TOKEN' })).body.error.code).toBe('TRY_ERR_CSRF');
     expect(mapError(fastifyLikeError(429)).body.error.code).toBe('TRY_ERR_RATE_LIMITED');
+  });
+  it("maps the registry's, care store's and user store's errors, passing on field messages without the submitted value", () => {
+    expect(mapError(new RegistryError('TRY_ERR_DEVICE_NOT_FOUND', 'device d-1 not found')).body.error).toEqual({
+      code: 'TRY_ERR_NOT_FOUND',
+      message: 'not found',
+    });
+    expect(mapError(new RegistryError('TRY_ERR_ASSIGNMENT_ORDER', 'device d-1 has history…')).statusCode).toBe(409);
+    expect(mapError(new RegistryError('TRY_ERR_INVALID_ID', 'home id must be 3–64 characters (got "Home 1")')).body.error).toEqual({
+      code: 'TRY_ERR_VALIDATION',
+      message: 'home id must be 3–64 characters',
+    });
+    expect(mapError(new RegistryError('TRY_ERR_STORAGE', 'reading failed: SQLITE_IOERR'))).toMatchObject({
+      statusCode: 500,
+      isServerError: true,
+    });
+    expect(mapError(new CareError('TRY_ERR_DOSE_CONFLICT', 'doses: 08:00 is scheduled twice on Monday'))).toMatchObject({
+      statusCode: 400,
+      body: { error: { code: 'TRY_ERR_DOSE_CONFLICT', message: 'doses: 08:00 is scheduled twice on Monday' } },
+    });
+    expect(mapError(new CareError('TRY_ERR_HOME_NOT_FOUND', 'home h-1 not found')).statusCode).toBe(404);
+    expect(mapError(new AuthError('TRY_ERR_USER_EXISTS', 'user nurse-a1 already exists')).body.error).toEqual({
+      code: 'TRY_ERR_USER_EXISTS',
+      message: 'a user with this username exists already',
+    });
+    expect(mapError(new HttpError('TRY_ERR_STORAGE_UNAVAILABLE'))).toMatchObject({ statusCode: 503, isServerError: true });
   });
 });

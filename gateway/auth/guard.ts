@@ -139,6 +139,9 @@ export function sameOrigin(request: FastifyRequest): boolean {
   }
 }
 
+/** What a wall-board session may do, whoever's it is: show the open alerts live, and log out. */
+const BOARD: ReadonlySet<Permission> = new Set<Permission>(['session', 'alerts.read']);
+
 export function createAuthGuard(deps: GuardDeps | undefined) {
   const routes: RouteOptions[] = [];
   const cookieOptions = sessionCookieOptions(deps?.secureCookie ?? true);
@@ -216,7 +219,8 @@ export function createAuthGuard(deps: GuardDeps | undefined) {
         }
         return done(new HttpError('TRY_ERR_UNAUTHORIZED'));
       }
-      if (ctx.kind === 'user' && !can(ctx.user.role, auth.permission)) return done(new HttpError('TRY_ERR_FORBIDDEN'));
+      if (ctx.kind === 'user' && !(can(ctx.user.role, auth.permission) && (ctx.session.kind === 'user' || BOARD.has(auth.permission))))
+        return done(new HttpError('TRY_ERR_FORBIDDEN'));
       request.auth = ctx;
       if (ctx.kind === 'user' && deps) request.session = csrfAccess(deps.sessions, ctx.session);
       if (!STATE_CHANGING.has(request.method)) return done();

@@ -72,3 +72,13 @@ export const AUTH_MIGRATION: Migration = {
     CREATE INDEX audit_log_target ON audit_log (target_type, target_id, at);
   `,
 };
+
+// Wall-board sessions (the team room's "tavle", docs/adr/009-dashboard-auth.md): a session opened for a screen
+// nobody touches. Read-only (alert list and stream), no idle timeout, ended by its own absolute timeout.
+export const BOARD_SESSIONS_MIGRATION: Migration = {
+  version: 9,
+  name: 'board-sessions',
+  up: `
+    ALTER TABLE user_sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'user' CHECK (kind IN ('user', 'board'));
+  `,
+};

@@ -6,6 +6,8 @@ import type { Database } from '../db/sqlite.js';
  * keeps only its SHA-256, so neither a backup nor a read of the database yields a session anyone could use.
  * A session ends at whichever comes first: `idleMs` after the last request that used it, `absoluteMs` after
  * login, logout, the user being disabled or given a new password. Time is deps.now (tests use a fake clock).
+ * A wall-board session (`kind: 'board'`, the team room's screen) has no idle timeout — nobody touches it — and
+ * ends `boardMs` after login; the guard lets it read alerts and nothing else.
  */
 
 export interface SessionStoreDeps {
@@ -14,12 +16,17 @@ export interface SessionStoreDeps {
   now: () => number;
   idleMs: number;
   absoluteMs: number;
+  /** A wall-board session's lifetime (no idle timeout). */
+  boardMs: number;
 }
+
+export type SessionKind = 'user' | 'board';
 
 export interface Session {
   /** SHA-256 of the cookie value: what logs may never show either, but safe to keep in memory and the table. */
   readonly key: string;
   readonly userId: string;
+  readonly kind: SessionKind;
   readonly csrfSecret: string | null;
   readonly createdAt: number;
   readonly lastSeenAt: number;
@@ -33,6 +40,7 @@ export type SessionLookup =
 interface Row {
   id_hash: string;
   user_id: string;
+  kind: SessionKind;
   csrf_secret: string | null;
   created_at: string;
   last_seen_at: string;
@@ -49,22 +57,26 @@ export function createSessionStore(deps: SessionStoreDeps) {
   const iso = (ms: number): string => new Date(ms).toISOString();
   const q = {
     insert: db.prepare(
-      'INSERT INTO user_sessions (id_hash, user_id, csrf_secret, created_at, last_seen_at, expires_at) VALUES (?, ?, NULL, ?, ?, ?)',
+      'INSERT INTO user_sessions (id_hash, user_id, kind, csrf_secret, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, NULL, ?, ?, ?)',
     ),
     get: db.prepare<[string], Row>('SELECT * FROM user_sessions WHERE id_hash = ?'),
     touch: db.prepare('UPDATE user_sessions SET last_seen_at = ? WHERE id_hash = ?'),
     csrf: db.prepare('UPDATE user_sessions SET csrf_secret = ? WHERE id_hash = ?'),
     delete: db.prepare('DELETE FROM user_sessions WHERE id_hash = ?'),
     deleteUser: db.prepare('DELETE FROM user_sessions WHERE user_id = ?'),
-    prune: db.prepare('DELETE FROM user_sessions WHERE expires_at <= ? OR last_seen_at <= ?'),
+    prune: db.prepare("DELETE FROM user_sessions WHERE expires_at <= ? OR (kind = 'user' AND last_seen_at <= ?)"),
     count: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM user_sessions WHERE user_id = ?'),
   };
 
   const keyOf = (id: string): string => createHash('sha256').update(id, 'utf8').digest('hex');
+  /** Why a session has ended at `now`, or undefined while it lives. */
+  const endedBy = (s: Session, now: number): 'absolute' | 'idle' | undefined =>
+    now >= s.expiresAt ? 'absolute' : s.kind === 'user' && now >= s.lastSeenAt + deps.idleMs ? 'idle' : undefined;
 
   const toSession = (r: Row): Session => ({
     key: r.id_hash,
     userId: r.user_id,
+    kind: r.kind,
     csrfSecret: r.csrf_secret,
     createdAt: Date.parse(r.created_at),
     lastSeenAt: Date.parse(r.last_seen_at),
@@ -79,7 +91,7 @@ export function createSessionStore(deps: SessionStoreDeps) {
     if (!row) return { ok: false, reason: 'unknown' };
     const session = toSession(row);
     const now = deps.now();
-    const reason = now >= session.expiresAt ? 'absolute' : now >= session.lastSeenAt + deps.idleMs ? 'idle' : undefined;
+    const reason = endedBy(session, now);
     if (reason !== undefined) {
       q.delete.run(key);
       return { ok: false, reason, userId: session.userId };
@@ -93,13 +105,13 @@ export function createSessionStore(deps: SessionStoreDeps) {
     idleMs: deps.idleMs,
 
     /** A new session with a fresh id (a login never reuses an id the client already had). */
-    create(userId: string): { id: string; session: Session } {
+    create(userId: string, kind: SessionKind = 'user'): { id: string; session: Session } {
       const now = deps.now();
       // Sessions that ended without a logout are removed here, so the table does not grow with them.
       q.prune.run(iso(now), iso(now - deps.idleMs));
       const id = randomBytes(32).toString('base64url');
       const key = keyOf(id);
-      q.insert.run(key, userId, iso(now), iso(now), iso(now + deps.absoluteMs));
+      q.insert.run(key, userId, kind, iso(now), iso(now), iso(now + (kind === 'board' ? deps.boardMs : deps.absoluteMs)));
       return { id, session: toSession(q.get.get(key) as Row) };
     },
 
@@ -114,8 +126,7 @@ export function createSessionStore(deps: SessionStoreDeps) {
       const row = q.get.get(key);
       if (!row) return undefined;
       const s = toSession(row);
-      const now = deps.now();
-      return now >= s.expiresAt || now >= s.lastSeenAt + deps.idleMs ? undefined : s;
+      return endedBy(s, deps.now()) === undefined ? s : undefined;
     },
 
     setCsrfSecret(key: string, secret: string): void {

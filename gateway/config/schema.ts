@@ -114,6 +114,16 @@ export const HttpAuthConfigSchema = z
       .min(1)
       .max(7 * 24)
       .default(12),
+    /**
+     * A wall-board session (the team room's screen, logged in with "wall board" ticked) lasts this long; it has
+     * no idle timeout and may only read the open alerts. Then someone logs the board in again.
+     */
+    boardHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(31 * 24)
+      .default(7 * 24),
     lockout: z
       .strictObject({
         /** Failed logins in a row for one username before it is locked. */

@@ -12,7 +12,7 @@
  *   such a migration sets `rebuildsTables`, and the runner runs `PRAGMA foreign_key_check` before committing.
  */
 import { ALERTS_MIGRATION } from '../alerts/migration.js';
-import { AUTH_MIGRATION } from '../auth/migration.js';
+import { AUTH_MIGRATION, BOARD_SESSIONS_MIGRATION } from '../auth/migration.js';
 import { CARE_MIGRATION } from '../care/migration.js';
 import { CARE_REVISION_MIGRATION } from '../care/revision-migration.js';
 import { SERVICE_ACCOUNTS_MIGRATION } from '../devices/service-migration.js';
@@ -114,4 +114,5 @@ export const MIGRATIONS: readonly Migration[] = [
   CARE_REVISION_MIGRATION,
   SERVICE_ACCOUNTS_MIGRATION,
   AUTH_MIGRATION,
+  BOARD_SESSIONS_MIGRATION,
 ];

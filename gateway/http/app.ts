@@ -236,7 +236,13 @@ function authStores(d: HttpAuthDeps) {
     config: c,
     now: d.now,
     users,
-    sessions: createSessionStore({ db: d.db, now: d.now, idleMs: c.idleMinutes * 60_000, absoluteMs: c.absoluteHours * 3_600_000 }),
+    sessions: createSessionStore({
+      db: d.db,
+      now: d.now,
+      idleMs: c.idleMinutes * 60_000,
+      absoluteMs: c.absoluteHours * 3_600_000,
+      boardMs: c.boardHours * 3_600_000,
+    }),
     audit: createAuditLog({ db: d.db, now: d.now }),
   };
 }

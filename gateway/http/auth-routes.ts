@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { AuditLog } from '../auth/audit.js';
 import { csrfAccess, SESSION_COOKIE, sessionCookieOptions } from '../auth/guard.js';
 import { SessionUserSchema, type User } from '../auth/model.js';
-import type { SessionStore } from '../auth/sessions.js';
+import { can } from '../auth/roles.js';
+import type { SessionKind, SessionStore } from '../auth/sessions.js';
 import type { UserStore } from '../auth/users.js';
 import { errorResponses, HttpError } from './errors.js';
 
@@ -26,12 +27,16 @@ export interface AuthRoutesOptions {
 const LoginBodySchema = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(1024),
+  /** A wall-board session: read-only, no idle timeout, ends after `http.auth.boardHours`. */
+  board: z.boolean().default(false),
 });
 
 export const SessionResponseSchema = z.object({
   user: SessionUserSchema,
   /** Send it back as `x-csrf-token` on every POST, PUT, PATCH and DELETE. */
   csrfToken: z.string(),
+  /** `board`: a wall-board session (alerts read-only). */
+  sessionKind: z.enum(['user', 'board']),
 });
 
 const toSessionUser = (u: User) => ({ id: u.id, username: u.username, displayName: u.displayName, role: u.role, teams: u.teams });
@@ -74,12 +79,21 @@ export const authRoutes: FastifyPluginCallbackZod<AuthRoutesOptions> = (app, opt
         throw new HttpError('TRY_ERR_LOCKED', { 'retry-after': String(Math.min(seconds, 24 * 3600)) });
       }
 
-      const { id, session } = opts.sessions.create(result.user.id);
+      const kind: SessionKind = request.body.board ? 'board' : 'user';
+      // A board shows alerts: only for those who may read them.
+      if (kind === 'board' && !can(result.user.role, 'alerts.read')) throw new HttpError('TRY_ERR_FORBIDDEN');
+      const { id, session } = opts.sessions.create(result.user.id, kind);
       void reply.setCookie(SESSION_COOKIE, id, cookie);
       request.session = csrfAccess(opts.sessions, session);
-      request.log.info({ event: 'security.login', outcome: 'ok', userId: result.user.id }, 'logged in');
-      opts.audit.record({ actorType: 'user', actorId: result.user.id, action: 'session.login', outcome: 'ok' });
-      return { user: toSessionUser(result.user), csrfToken: reply.generateCsrf() };
+      request.log.info({ event: 'security.login', outcome: 'ok', userId: result.user.id, sessionKind: kind }, 'logged in');
+      opts.audit.record({
+        actorType: 'user',
+        actorId: result.user.id,
+        action: 'session.login',
+        outcome: 'ok',
+        ...(kind === 'board' ? { detail: { sessionKind: kind } } : {}),
+      });
+      return { user: toSessionUser(result.user), csrfToken: reply.generateCsrf(), sessionKind: kind };
     },
   );
 
@@ -96,7 +110,7 @@ export const authRoutes: FastifyPluginCallbackZod<AuthRoutesOptions> = (app, opt
     (request, reply) => {
       const auth = request.auth;
       if (auth?.kind !== 'user') throw new HttpError('TRY_ERR_UNAUTHORIZED');
-      return { user: toSessionUser(auth.user), csrfToken: reply.generateCsrf() };
+      return { user: toSessionUser(auth.user), csrfToken: reply.generateCsrf(), sessionKind: auth.session.kind };
     },
   );
 

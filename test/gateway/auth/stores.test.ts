@@ -35,8 +35,10 @@ afterEach(() => {
 const users = () => createUserStore({ db, now, passwordParams: CHEAP, lockout: { maxFailures: 3, lockMs: 10 * MIN } });
 
 describe('migration', () => {
-  it('is registered as version 8', () => {
-    expect(schemaVersion(db)).toBe(8);
+  it('is registered as versions 8 (tables) and 9 (wall-board sessions)', () => {
+    expect(schemaVersion(db)).toBe(9);
+    const columns = db.prepare("SELECT name FROM pragma_table_info('user_sessions')").pluck().all();
+    expect(columns).toContain('kind');
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
     expect(tables).toEqual(expect.arrayContaining(['users', 'user_teams', 'login_attempts', 'user_sessions', 'audit_log']));
   });
@@ -91,7 +93,7 @@ describe('user store', () => {
 });
 
 describe('session store', () => {
-  const sessions = () => createSessionStore({ db, now, idleMs: 30 * MIN, absoluteMs: 12 * 60 * MIN });
+  const sessions = () => createSessionStore({ db, now, idleMs: 30 * MIN, absoluteMs: 12 * 60 * MIN, boardMs: 7 * 24 * 60 * MIN });
 
   it('keeps only a hash of the id: neither the table nor the database file contains the cookie value', async () => {
     const store = sessions();
@@ -124,7 +126,9 @@ describe('session store', () => {
     }
     expect(clock.now - createdAt).toBe(12 * 60 * MIN); // every request on time, ended by the absolute timeout
     expect(store.countOf(userId)).toBe(0);
-    expect(() => createSessionStore({ db, now, idleMs: 60 * MIN, absoluteMs: 30 * MIN })).toThrow(/idleMs <= absoluteMs/);
+    expect(() => createSessionStore({ db, now, idleMs: 60 * MIN, absoluteMs: 30 * MIN, boardMs: 7 * 24 * 60 * MIN })).toThrow(
+      /idleMs <= absoluteMs/,
+    );
   });
 });
 

@@ -80,7 +80,7 @@ function stores(db: ReturnType<typeof openDatabase>) {
   return {
     db,
     users: createUserStore({ db, now, passwordParams: CHEAP }),
-    sessions: createSessionStore({ db, now, idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 }),
+    sessions: createSessionStore({ db, now, idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000, boardMs: 168 * 3_600_000 }),
     audit: createAuditLog({ db, now }),
   };
 }

@@ -199,6 +199,57 @@ describe('sessions', () => {
     expectErrorOnly(await whoami(s.cookie), 401, 'TRY_ERR_UNAUTHORIZED');
   });
 
+  it('wall board (fake clock): no idle timeout, read-only (alerts yes, follow-up and care no), ends after boardHours', async () => {
+    fx = await authFixture({ auth: { idleMinutes: 30, absoluteHours: 12, boardHours: 48 } });
+    const alertId = fx.raise('home-a1');
+    const res = await fx.app.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      payload: { username: 'nurse-a1', password: PASSWORD, board: true },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json<{ sessionKind: string }>().sessionKind).toBe('board');
+    const cookie = `tg_sid=${sessionCookieOf(res) ?? ''}`;
+    const csrf = res.json<{ csrfToken: string }>().csrfToken;
+    const list = () => fx.app.inject({ method: 'GET', url: '/api/v1/alerts', headers: { cookie } });
+    // Untouched for 20 hours: a user session would have ended after 30 minutes.
+    fx.clock.now += 20 * 60 * MIN;
+    expect((await list()).statusCode).toBe(200);
+    expect((await list()).json<{ alerts: { id: string }[] }>().alerts.map((a) => a.id)).toContain(alertId);
+    // Read-only: acknowledging and a home's care data are refused, whoever's session it is.
+    const ack = await fx.app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${alertId}/ack`,
+      headers: { cookie, 'x-csrf-token': csrf },
+      payload: {},
+    });
+    expectErrorOnly(ack, 403, 'TRY_ERR_FORBIDDEN');
+    expectErrorOnly(await fx.app.inject({ method: 'GET', url: '/api/v1/homes/home-a1', headers: { cookie } }), 403, 'TRY_ERR_FORBIDDEN');
+    // A user session of the same nurse still follows up.
+    const user = await login(fx.app, 'nurse-a1');
+    const ackByUser = await fx.app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${alertId}/ack`,
+      headers: { cookie: user.cookie, 'x-csrf-token': user.csrf },
+      payload: {},
+    });
+    expect(ackByUser.statusCode, ackByUser.body).toBe(200);
+    // 48 hours after login the board must be logged in again.
+    fx.clock.now += 28 * 60 * MIN;
+    expectErrorOnly(await list(), 401, 'TRY_ERR_UNAUTHORIZED');
+  });
+
+  it('refuses a wall-board session to a role that may not read alerts (technician)', async () => {
+    fx = await authFixture();
+    const res = await fx.app.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      payload: { username: 'tech-a1', password: PASSWORD, board: true },
+    });
+    expectErrorOnly(res, 403, 'TRY_ERR_FORBIDDEN');
+    expect(sessionRows()).toBe(0);
+  });
+
   it("refuses a disabled user's existing session at the next request", async () => {
     fx = await authFixture();
     const s = await login(fx.app, 'nurse-a1');

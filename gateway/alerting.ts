@@ -84,10 +84,32 @@ export function startAlerting(deps: AlertingDeps): Alerting {
     homes: () => registry.listHomes().map((h) => h.id),
     deviceKind,
     onSignal(signal) {
-      alerts.apply(signal);
+      logTransitions(alerts.apply(signal));
       wrote = true;
     },
   });
+
+  /**
+   * One line per transition the gateway itself makes (raised, cleared, escalated, reminded…), so a technician
+   * can follow an alert in the log; ids and codes only — the title and evidence stay in the database.
+   * Acknowledge and resolve are people's actions: the audit log and the HTTP/CLI lines have them.
+   */
+  function logTransitions(transitions: readonly AlertTransition[]): void {
+    for (const t of transitions) {
+      log.info(
+        {
+          event: 'alerts.transition',
+          type: t.type,
+          alertId: t.alertId,
+          rule: t.rule,
+          homeId: t.homeId,
+          teamId: t.teamId,
+          severity: t.severity,
+        },
+        'alert transition',
+      );
+    }
+  }
 
   let tickHandle: { cancel(): void } | undefined;
   let tickAt: number | undefined;
@@ -114,7 +136,9 @@ export function startAlerting(deps: AlertingDeps): Alerting {
     tickHandle = undefined;
     if (closed) return;
     try {
-      if (alerts.tick(clock.now()).length > 0) notifier.notify();
+      const ticked = alerts.tick(clock.now());
+      logTransitions(ticked);
+      if (ticked.length > 0) notifier.notify();
     } catch (err) {
       log.error({ event: 'alerts.tick_failed', err }, 'escalation tick failed; retrying in a minute');
       tickHandle = clock.setTimer(clock.now() + MINUTE, runTick);
@@ -133,6 +157,7 @@ export function startAlerting(deps: AlertingDeps): Alerting {
 
   const apply = (signal: AlertSignal): AlertTransition[] => {
     const out = alerts.apply(signal);
+    logTransitions(out);
     wrote = out.length > 0 || wrote;
     afterWrites();
     return out;

@@ -29,7 +29,8 @@ export interface AlertScope {
 }
 
 export interface Api {
-  login(username: string, password: string): Promise<Session>;
+  /** `board`: a wall-board session (read-only, no idle timeout: the team room's screen). */
+  login(username: string, password: string, board?: boolean): Promise<Session>;
   /** The current session, or undefined when not logged in. */
   session(): Promise<Session | undefined>;
   logout(): Promise<void>;
@@ -39,6 +40,9 @@ export interface Api {
   resolve(id: string, outcome: Outcome, note?: string): Promise<Alert>;
   /** URL of the live stream (EventSource sends the session cookie itself). */
   streamUrl(scope?: AlertScope): string;
+  /** Any other JSON route (resources.ts): GET, and POST with the CSRF header. */
+  get<T>(path: string): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
 }
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -105,7 +109,7 @@ export function createApi(opts: ApiOptions): Api {
   const alertPath = (id: string) => `/api/v1/alerts/${encodeURIComponent(id)}`;
 
   return {
-    login: (username, password) => request<Session>('POST', '/api/v1/session', { username, password }, false),
+    login: (username, password, board = false) => request<Session>('POST', '/api/v1/session', { username, password, board }, false),
     async session() {
       try {
         return await request<Session>('GET', '/api/v1/session', undefined, false);
@@ -126,5 +130,7 @@ export function createApi(opts: ApiOptions): Api {
     resolve: async (id, outcome, note) =>
       (await request<{ alert: Alert }>('POST', `${alertPath(id)}/resolve`, note === undefined ? { outcome } : { outcome, note })).alert,
     streamUrl: (scope) => `/api/v1/alerts/stream${query(scope)}`,
+    get: <T>(path: string) => request<T>('GET', path),
+    post: <T>(path: string, body: unknown) => request<T>('POST', path, body),
   };
 }

@@ -7,6 +7,7 @@ import { AppContext, type AppContextValue } from './app-context.js';
 import { createAlertFeed } from './feed.js';
 import { LanguageProvider, useT } from './i18n/context.js';
 import { alertTitle, homeLabel } from './i18n/index.js';
+import { homePathFor } from './features.js';
 import { safeNext, type Route } from './paths.js';
 import { interceptLinks, navigate, useLocation } from './router.js';
 import type { Session } from './types.js';
@@ -14,7 +15,12 @@ import { AlertDetailPage } from './views/alert-detail.js';
 import { AlertListPage } from './views/alert-list.js';
 import { Layout, LiveRegion } from './views/layout.js';
 import { LoginPage } from './views/login.js';
-import { NotFoundPage, PlaceholderPage } from './views/placeholder.js';
+import { DeadLettersPage } from './views/dead-letters.js';
+import { DevicesPage } from './views/devices.js';
+import { HomePage } from './views/home-page.js';
+import { HomesPage } from './views/homes.js';
+import { NotFoundPage } from './views/placeholder.js';
+import { ReportPage } from './views/report.js';
 import { TavlePage } from './views/tavle.js';
 
 export function App() {
@@ -63,11 +69,20 @@ function Shell() {
     () => (userId === undefined ? undefined : createAlertFeed({ api, me: userId, onUnauthorized: () => setSession(null) })),
     [api, userId],
   );
+  // A technician has no alerts (gateway/auth/roles.ts): no stream to hold open, and `/` is the device list.
+  const role = session?.user.role;
+  const boardSession = session?.sessionKind === 'board';
   useEffect(() => {
-    if (feed === undefined) return;
+    if (role === 'technician' && (loc.route.name === 'alerts' || loc.route.name === 'tavle'))
+      navigate(homePathFor(role), { replace: true });
+    // A wall-board session shows the board and nothing else (the gateway refuses it the rest).
+    else if (boardSession && loc.route.name !== 'tavle' && loc.route.name !== 'login') navigate('/tavle', { replace: true });
+  }, [role, boardSession, loc.route.name]);
+  useEffect(() => {
+    if (feed === undefined || role === 'technician') return;
     feed.start();
     return () => feed.stop();
-  }, [feed]);
+  }, [feed, role]);
 
   const announce = useCallback((text: string) => setAnnouncement(text), []);
   useEffect(
@@ -150,18 +165,33 @@ function pageFor(route: Route) {
         </Layout>
       );
     case 'homes':
+      return (
+        <Layout>
+          <HomesPage />
+        </Layout>
+      );
     case 'home':
       return (
         <Layout>
-          <PlaceholderPage which="homes" />
+          <HomePage id={route.id} />
         </Layout>
       );
     case 'devices':
+      return (
+        <Layout>
+          <DevicesPage />
+        </Layout>
+      );
     case 'deadLetters':
+      return (
+        <Layout>
+          <DeadLettersPage />
+        </Layout>
+      );
     case 'report':
       return (
         <Layout>
-          <PlaceholderPage which={route.name} />
+          <ReportPage />
         </Layout>
       );
     case 'login':

@@ -33,6 +33,8 @@ export interface User {
 export interface Session {
   readonly user: User;
   readonly csrfToken: string;
+  /** `board`: a wall-board session — it may only show the open alerts (the gateway refuses the rest). */
+  readonly sessionKind?: 'user' | 'board';
 }
 
 /** One step of an alert's timeline in `GET /api/v1/alerts/:id`. */

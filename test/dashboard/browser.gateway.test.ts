@@ -236,8 +236,13 @@ describe('dashboard in headless Chromium against a real gateway, broker and Infl
     await login(olaList, ola);
     await olaList.getByTestId('alerts-empty').waitFor();
     board = await newPage({ viewport: { width: 1280, height: 720 } });
+    // Logging in for /tavle ticks "wall board": a read-only session without an idle timeout.
     await login(board, ola, '/tavle');
     await board.getByTestId('tavle-none').waitFor();
+    const boardSession = await board.evaluate(async () => (await (await fetch('/api/v1/session')).json()) as { sessionKind: string });
+    expect(boardSession.sessionKind).toBe('board');
+    const boardHome = await board.evaluate(async () => (await fetch('/api/v1/homes')).status);
+    expect(boardHome).toBe(403);
     siriPage = await newPage();
     await login(siriPage, siri);
     await siriPage.getByTestId('alerts-empty').waitFor();

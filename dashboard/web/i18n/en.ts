@@ -1,5 +1,6 @@
 // English. Typed with nb's shape: a key missing here (or one nb does not have) fails the typecheck.
 
+import { enViews } from './en-views.js';
 import type { Messages } from './nb.js';
 
 export const en: Messages = {
@@ -33,6 +34,8 @@ export const en: Messages = {
     submit: 'Log in',
     submitting: 'Logging in …',
     missing: 'Enter your username and password.',
+    board: 'Wall board (tavle)',
+    boardHint: "For the team room's screen: shows the open alerts only and stays logged in for a week.",
   },
   connection: {
     lost: 'Connection lost – reconnecting …',
@@ -115,6 +118,7 @@ export const en: Messages = {
     updated: (time) => `Updated ${time}`,
     teams: (teams) => `Teams: ${teams}`,
   },
+  ...enViews,
   placeholder: {
     body: 'This page is coming soon.',
   },
@@ -138,6 +142,10 @@ export const en: Messages = {
       TRY_ERR_ALERT_ALREADY_RESOLVED: 'The alert is already resolved.',
       TRY_ERR_VALIDATION: 'Something in the form is not valid.',
       TRY_ERR_ALERT_INVALID_INPUT: 'Something in the form is not valid.',
+      TRY_ERR_STORAGE_UNAVAILABLE: 'Storage is not answering now. Try again shortly.',
+      TRY_ERR_DEAD_LETTER_NOT_REPLAYABLE: 'The message was replayed already, or it was truncated.',
+      TRY_ERR_ASSIGNMENT_ORDER: "The device's history is newer than this change (a wrong clock?).",
+      TRY_ERR_CONFLICT: 'It exists already.',
     },
   },
   units: { underMinute: '<1 min', min: 'min', hour: 'h', day: 'd' },

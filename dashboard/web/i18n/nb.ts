@@ -4,6 +4,7 @@
 
 import type { DurationUnits } from '../format.js';
 import type { Outcome, Role, RuleId, Severity, TransitionType } from '../types.js';
+import { nbViews } from './nb-views.js';
 
 /** Error codes the dashboard explains in words; anything else gets `errors.generic`. */
 export type KnownErrorCode =
@@ -18,7 +19,11 @@ export type KnownErrorCode =
   | 'TRY_ERR_ALERT_ALREADY_ACKNOWLEDGED'
   | 'TRY_ERR_ALERT_ALREADY_RESOLVED'
   | 'TRY_ERR_VALIDATION'
-  | 'TRY_ERR_ALERT_INVALID_INPUT';
+  | 'TRY_ERR_ALERT_INVALID_INPUT'
+  | 'TRY_ERR_STORAGE_UNAVAILABLE'
+  | 'TRY_ERR_DEAD_LETTER_NOT_REPLAYABLE'
+  | 'TRY_ERR_ASSIGNMENT_ORDER'
+  | 'TRY_ERR_CONFLICT';
 
 export const nb = {
   lang: 'nb',
@@ -51,6 +56,8 @@ export const nb = {
     submit: 'Logg inn',
     submitting: 'Logger inn …',
     missing: 'Fyll inn brukernavn og passord.',
+    board: 'Veggskjerm (tavle)',
+    boardHint: 'For skjermen på teamrommet: viser bare åpne varsler og forblir innlogget i en uke.',
   },
   connection: {
     lost: 'Forbindelsen er brutt – kobler til igjen …',
@@ -133,6 +140,7 @@ export const nb = {
     updated: (time: string) => `Oppdatert ${time}`,
     teams: (teams: string) => `Team: ${teams}`,
   },
+  ...nbViews,
   placeholder: {
     body: 'Denne siden kommer snart.',
   },
@@ -156,6 +164,10 @@ export const nb = {
       TRY_ERR_ALERT_ALREADY_RESOLVED: 'Varselet er allerede avsluttet.',
       TRY_ERR_VALIDATION: 'Noe i skjemaet er ikke gyldig.',
       TRY_ERR_ALERT_INVALID_INPUT: 'Noe i skjemaet er ikke gyldig.',
+      TRY_ERR_STORAGE_UNAVAILABLE: 'Lagringen svarer ikke nå. Prøv igjen om litt.',
+      TRY_ERR_DEAD_LETTER_NOT_REPLAYABLE: 'Meldingen er allerede sendt på nytt, eller den ble avkortet.',
+      TRY_ERR_ASSIGNMENT_ORDER: 'Enhetens historikk er nyere enn endringen (feil klokke?).',
+      TRY_ERR_CONFLICT: 'Det finnes allerede.',
     } satisfies Record<KnownErrorCode, string>,
   },
   units: { underMinute: '<1 min', min: 'min', hour: 't', day: 'd' } satisfies DurationUnits,

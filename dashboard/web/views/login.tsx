@@ -11,6 +11,8 @@ export function LoginPage({ api, onLoggedIn }: { api: Api; onLoggedIn: (session:
   const t = useT();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
+  // Ticked when the login was for the wall board (`/login?next=/tavle`): that screen is the board's.
+  const [board, setBoard] = useState(() => new URLSearchParams(location.search).get('next') === '/tavle');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
   const errorRef = useRef<HTMLParagraphElement>(null);
@@ -29,7 +31,7 @@ export function LoginPage({ api, onLoggedIn }: { api: Api; onLoggedIn: (session:
     setBusy(true);
     setError(undefined);
     try {
-      onLoggedIn(await api.login(username.trim(), password));
+      onLoggedIn(await api.login(username.trim(), password, board));
     } catch (err) {
       setPassword('');
       setError(errorText(err instanceof ApiError ? err.code : 'TRY_ERR_NETWORK', t));
@@ -79,6 +81,20 @@ export function LoginPage({ api, onLoggedIn }: { api: Api; onLoggedIn: (session:
               value={password}
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
+          </div>
+          <div class="field field--check">
+            <input
+              id="login-board"
+              name="board"
+              type="checkbox"
+              checked={board}
+              aria-describedby="login-board-hint"
+              onChange={(e) => setBoard(e.currentTarget.checked)}
+            />
+            <label for="login-board">{t.login.board}</label>
+            <p id="login-board-hint" class="hint">
+              {t.login.boardHint}
+            </p>
           </div>
           <button type="submit" class="button button--primary button--wide" disabled={busy}>
             {busy ? t.login.submitting : t.login.submit}

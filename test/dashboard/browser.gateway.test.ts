@@ -1,8 +1,10 @@
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Outcome } from '../../gateway/alerts/model.js';
 import {
   addUsers,
+  closeAll,
+  launchChromium,
   connectDevice,
   countPoints,
   localTime,
@@ -141,26 +143,11 @@ beforeAll(async () => {
     { username: 'nurse-s1', role: 'nurse', teams: ['team-south'] },
   ])) as [TestUser, TestUser, TestUser];
 
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    // Chromium's sandbox cannot start as root (CI containers); as a normal user it stays on.
-    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-    timeout: 20_000,
-  });
+  browser = await launchChromium();
 }, 90_000);
 
 afterAll(async () => {
-  const bounded = (p: Promise<unknown>, ms: number) =>
-    Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
-  for (const c of contexts) await bounded(c.close(), 5000);
-  // Closes the Chromium this file launched (playwright kills it with this worker at the latest).
-  // (Undefined only when beforeAll failed early.)
-  const launched = browser as Browser | undefined;
-  if (launched !== undefined) await bounded(launched.close(), 10_000);
-  await Promise.all([...devices.values()].map((d) => bounded(d.client.endAsync(true), 2000)));
-  // The gateway runs in this process; influxd is our child, stopped by its PID (test/support/influxd.ts).
-  await (real as RealGateway | undefined)?.close();
+  await closeAll({ contexts, browser, devices: devices.values(), real });
   console.log(`[browser.gateway] timings (ms): ${JSON.stringify(timings)}`);
 }, 60_000);
 

@@ -1,9 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addUsers,
+  closeAll,
+  launchChromium,
   connectDevice,
   screenshots,
   startRealGateway,
@@ -79,22 +81,11 @@ beforeAll(async () => {
     { username: 'lead-v1', role: 'team_lead', teams: ['team-north'] },
   ])) as [TestUser, TestUser, TestUser];
 
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-    timeout: 20_000,
-  });
+  browser = await launchChromium();
 }, 90_000);
 
 afterAll(async () => {
-  const bounded = (p: Promise<unknown>, ms: number) =>
-    Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
-  for (const c of contexts) await bounded(c.close(), 5000);
-  const launched = browser as Browser | undefined;
-  if (launched !== undefined) await bounded(launched.close(), 10_000);
-  await Promise.all([...devices.values()].map((d) => bounded(d.client.endAsync(true), 2000)));
-  await (real as RealGateway | undefined)?.close();
+  await closeAll({ contexts, browser, devices: devices.values(), real });
 }, 60_000);
 
 async function loggedIn(user: TestUser, path: string): Promise<Page> {

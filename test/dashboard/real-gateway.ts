@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { generatePassword, type ScryptParams } from '../../gateway/auth/password.js';
 import { createUserStore } from '../../gateway/auth/users.js';
 import type { Role } from '../../gateway/auth/model.js';
@@ -211,4 +211,33 @@ export function screenshots(): {
       if (docs !== undefined && opts.doc !== undefined) copyFileSync(file, join(docs, `${opts.doc}.png`));
     },
   };
+}
+
+/** Debian's Chromium, headless (never a downloaded browser). Its sandbox cannot start as root (CI containers). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+    timeout: 20_000,
+  });
+}
+
+/**
+ * Ends what a browser test file started, each step bounded: its contexts, the Chromium it launched, the device
+ * clients, then the gateway (in this process) and influxd (our child, stopped by its PID). Any of them may be
+ * missing when beforeAll failed early.
+ */
+export async function closeAll(parts: {
+  contexts: readonly BrowserContext[];
+  browser: Browser | undefined;
+  devices: Iterable<TestDevice>;
+  real: RealGateway | undefined;
+}): Promise<void> {
+  const bounded = (p: Promise<unknown>, ms: number) =>
+    Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+  for (const c of parts.contexts) await bounded(c.close(), 5000);
+  if (parts.browser !== undefined) await bounded(parts.browser.close(), 10_000);
+  await Promise.all([...parts.devices].map((d) => bounded(d.client.endAsync(true), 2000)));
+  await parts.real?.close();
 }

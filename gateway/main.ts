@@ -205,7 +205,6 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
   } catch (err) {
     offHealth();
     await alerting.close();
-    ingest.releaseAcks();
     await broker?.close();
     await ingest.stop();
     await influx?.close();
@@ -245,7 +244,6 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
         offHealth();
         await alerting.close();
         // PUBACKs held back by backpressure must go out, or closing the broker waits for them forever.
-        ingest.releaseAcks();
         await brokerHandle.close();
         await ingest.stop();
         await influx?.close();

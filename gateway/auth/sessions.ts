@@ -63,7 +63,6 @@ export function createSessionStore(deps: SessionStoreDeps) {
     touch: db.prepare('UPDATE user_sessions SET last_seen_at = ? WHERE id_hash = ?'),
     csrf: db.prepare('UPDATE user_sessions SET csrf_secret = ? WHERE id_hash = ?'),
     delete: db.prepare('DELETE FROM user_sessions WHERE id_hash = ?'),
-    deleteUser: db.prepare('DELETE FROM user_sessions WHERE user_id = ?'),
     prune: db.prepare("DELETE FROM user_sessions WHERE expires_at <= ? OR (kind = 'user' AND last_seen_at <= ?)"),
     count: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM user_sessions WHERE user_id = ?'),
   };
@@ -102,8 +101,6 @@ export function createSessionStore(deps: SessionStoreDeps) {
   };
 
   return {
-    idleMs: deps.idleMs,
-
     /** A new session with a fresh id (a login never reuses an id the client already had). */
     create(userId: string, kind: SessionKind = 'user'): { id: string; session: Session } {
       const now = deps.now();
@@ -140,10 +137,6 @@ export function createSessionStore(deps: SessionStoreDeps) {
 
     destroyByKey(key: string): void {
       q.delete.run(key);
-    },
-
-    destroyAllOf(userId: string): void {
-      q.deleteUser.run(userId);
     },
 
     countOf: (userId: string): number => q.count.get(userId)?.n ?? 0,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Database } from '../db/sqlite.js';
-import { addDays, formatDate, HOUR, isoWeekday, localParts, localToUtc, MINUTE, minutesOf } from '../rules/local-time.js';
+import { addDays, formatDate, HOUR, localParts, localToUtc, MINUTE } from '../rules/local-time.js';
+import { MissedDoseParamsSchema, nearestDose, occurrences, type Occurrence } from '../rules/missed-dose.js';
 import type { CarePlan } from './model.js';
 
 // The dose log of a home's page (issue 6 item 3: "the dose log of the last days, taken/missed per dose"). Pure:
@@ -10,7 +11,7 @@ import type { CarePlan } from './model.js';
 //   changed during the week shows the new one for the earlier days too; the store keeps no schedule history.
 // - Taken: the dispenser's `taken` reports stored in InfluxDB (measurement `dose`, tag kind=taken), matched to a
 //   dose as the missed-dose rule matches them (gateway/rules/missed-dose.ts): by `scheduled_at`, else by an
-//   `HH:MM` slot within 12 h, else the nearest dose from 30 min before to 4 h after it.
+//   `HH:MM` slot within 12 h, else the nearest dose from 30 min before to the home's `matchHours` after it.
 // - Missed: the missed-dose rule's alerts (subject = the dose, `2026-03-10T08:00` local). They live in SQLite
 //   for good, so the log says "missed" even without InfluxDB. An alert the rule cleared means the dose was
 //   taken late (the rule clears only on a `taken`); an alert raised because the dispenser was offline is
@@ -53,12 +54,6 @@ export interface DoseAlert {
   clearedAt: string | null;
 }
 
-interface Occurrence {
-  label: string;
-  at: number;
-  deadline: number;
-}
-
 /** The local days the log covers (today and the `days − 1` before it) as epoch-ms bounds and labels. */
 export function doseLogWindow(plan: Pick<CarePlan, 'timeZone'>, now: number, days: number): { from: number; firstDate: string } {
   const today = localParts(now, plan.timeZone);
@@ -66,35 +61,20 @@ export function doseLogWindow(plan: Pick<CarePlan, 'timeZone'>, now: number, day
   return { from: localToUtc(first, 0, plan.timeZone), firstDate: formatDate(first) };
 }
 
-function occurrences(plan: CarePlan, now: number, days: number): Occurrence[] {
-  const today = localParts(now, plan.timeZone);
-  const out: Occurrence[] = [];
-  for (let n = days - 1; n >= 0; n--) {
-    const d = addDays(today, -n);
-    const weekday = isoWeekday(d);
-    for (const e of plan.doses) {
-      const minute = minutesOf(e.time);
-      if (minute === undefined || !e.weekdays.includes(weekday)) continue;
-      const at = localToUtc(d, minute, plan.timeZone);
-      if (at > now) continue;
-      out.push({ label: `${formatDate(d)}T${e.time}`, at, deadline: at + (e.windowMinutes + e.graceMinutes) * MINUTE });
-    }
-  }
-  return out.sort((a, b) => a.at - b.at);
+/** Every dose of the plan on the log's local days up to now, oldest first. */
+function logOccurrences(plan: CarePlan, now: number, days: number): Occurrence[] {
+  const { from } = doseLogWindow(plan, now, days);
+  return occurrences(plan, from, now)
+    .filter((o) => o.at >= from && o.at <= now)
+    .sort((a, b) => a.at - b.at);
 }
 
-/** The dose a `taken` report belongs to, as the missed-dose rule decides it. */
-function matchReport(r: TakenReport, occ: readonly Occurrence[]): Occurrence | undefined {
+/** The dose a `taken` report belongs to, as the missed-dose rule decides it (with the home's `matchHours`). */
+function matchReport(r: TakenReport, occ: readonly Occurrence[], matchHours: number): Occurrence | undefined {
   const named = r.scheduledAt === null ? NaN : Date.parse(r.scheduledAt);
   // A report that names its dose belongs to that dose only; one not in the plan (a changed schedule) to none.
   if (Number.isFinite(named)) return occ.find((o) => Math.abs(o.at - named) <= MINUTE);
-  const candidates =
-    r.slot !== null && minutesOf(r.slot) !== undefined
-      ? occ.filter((o) => o.label.endsWith(`T${r.slot ?? ''}`) && Math.abs(o.at - r.at) <= 12 * HOUR)
-      : occ.filter((o) => o.at - 30 * MINUTE <= r.at && r.at <= o.at + 4 * HOUR);
-  let best: Occurrence | undefined;
-  for (const o of candidates) if (best === undefined || Math.abs(o.at - r.at) < Math.abs(best.at - r.at)) best = o;
-  return best;
+  return nearestDose(occ, r.at, r.slot ?? undefined, matchHours);
 }
 
 /** Every scheduled dose of the last `days` local days up to now, oldest first. */
@@ -105,10 +85,13 @@ export function buildDoseLog(input: {
   taken: readonly TakenReport[];
   alerts: readonly DoseAlert[];
 }): DoseLogEntry[] {
-  const occ = occurrences(input.plan, input.now, input.days);
+  const occ = logOccurrences(input.plan, input.now, input.days);
+  // The rule's own parameter for this home (an override may widen or narrow the match), its default otherwise.
+  const params = MissedDoseParamsSchema.safeParse(input.plan.overrides['missed-dose'] ?? {});
+  const matchHours = (params.success ? params.data : MissedDoseParamsSchema.parse({})).matchHours;
   const takenAt = new Map<string, number>();
   for (const r of input.taken) {
-    const o = matchReport(r, occ);
+    const o = matchReport(r, occ, matchHours);
     if (o !== undefined && !takenAt.has(o.label)) takenAt.set(o.label, r.at);
   }
   const alerts = new Map(input.alerts.map((a) => [a.subject, a]));

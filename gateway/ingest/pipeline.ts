@@ -4,7 +4,7 @@ import type { CanonicalEvent } from '../../adapters/canonical.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { decodeEntry, isTelemetryOnly, type DeadLetterReason, type Decoded, type Resolver } from './decode.js';
-import type { Journal, JournalEntry } from './journal.js';
+import type { Journal, JournalEntry, JournalRecord } from './journal.js';
 import { createStoragePass } from './storage-pass.js';
 import { createTelemetryLane } from './telemetry-lane.js';
 
@@ -45,8 +45,6 @@ export interface Ingest {
   /** For the broker's `accept` dep: journals device data; resolves once it is on disk. */
   accept(message: InboundMessage): Promise<void> | undefined;
   readonly stats: IngestStats;
-  /** Shutting down: acks no longer wait for the rules pass (what is journaled is safe to ack). */
-  releaseAcks(): void;
   /** Wakes both passes (e.g. after a dead-letter replay added entries). */
   kick(): void;
   stop(): Promise<void>;
@@ -122,7 +120,6 @@ export function createIngest(deps: IngestDeps): Ingest {
   let rulesScheduled = false;
   const idle: (() => void)[] = [];
   let journalState: 'ok' | 'near_cap' | 'over_cap' = 'ok';
-  let acksReleased = false;
 
   /** One transaction for a whole chunk: a flood of bad payloads must not cost an fsync each. */
   function deadLetters(items: readonly DeadLetterItem[]): void {
@@ -321,7 +318,7 @@ export function createIngest(deps: IngestDeps): Ingest {
    * the rules see a repeat, which they ignore — but never later than the data allows. Telemetry waits for the
    * commit as before. Only while the principal has nothing older still on its way to the rules.
    */
-  function decodeEarly(record: JournalEntry | Omit<JournalEntry, 'seq'>): Early {
+  function decodeEarly(record: JournalRecord): Early {
     const decoded = decodeEntry({ ...record, seq: 0 }, resolver, options.maxPayloadBytes);
     const principal = record.principalId;
     if (decoded.ok && !isTelemetryOnly(decoded.events) && !unhandled.has(principal) && !stopped) {
@@ -367,7 +364,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           scheduleRules();
           // Backpressure: the message is durable, but while the rules pass is far behind the ack waits, so
           // devices slow down instead of the backlog (and the alerts' delay) growing without bound.
-          if (lastAppended - rulesCursor > RULES_LAG_HIGH && !acksReleased) return new Promise<void>((resolve) => lagWaiters.push(resolve));
+          if (lastAppended - rulesCursor > RULES_LAG_HIGH) return new Promise<void>((resolve) => lagWaiters.push(resolve));
           return undefined;
         },
         (err: unknown) => {
@@ -377,10 +374,6 @@ export function createIngest(deps: IngestDeps): Ingest {
           throw err;
         },
       );
-    },
-    releaseAcks() {
-      acksReleased = true;
-      for (const release of lagWaiters.splice(0)) release();
     },
     kick() {
       scheduleRules();

@@ -64,7 +64,7 @@ export interface MissedDoseState {
 export const DOSES_SUBJECT = 'doses';
 const DEADLINE = 'deadline:';
 
-interface Occurrence {
+export interface Occurrence {
   /** `2026-03-10T08:00`: the alert subject. */
   readonly label: string;
   readonly at: number;
@@ -75,7 +75,7 @@ interface Occurrence {
  * Doses of the plan on the local days around [from, to). The deadline is the dose's instant plus window and
  * grace as elapsed minutes: a 60-minute window is 60 real minutes, also across a DST change.
  */
-function occurrences(plan: CarePlan, from: number, to: number): Occurrence[] {
+export function occurrences(plan: CarePlan, from: number, to: number): Occurrence[] {
   const out: Occurrence[] = [];
   const last = localParts(to + DAY, plan.timeZone);
   for (let d = addDays(localParts(from - 2 * DAY, plan.timeZone), 0), n = 0; n < 400; d = addDays(d, 1), n++) {
@@ -116,12 +116,24 @@ function doseOf(event: CanonicalEvent, ctx: RuleContext<MissedDoseParams>): { la
     const p = localParts(s, plan.timeZone);
     return { label: `${formatDate(p)}T${formatLocalTime(s, plan.timeZone)}`, at: s };
   }
-  const near = occurrences(plan, t - DAY, t + DAY);
+  return nearestDose(occurrences(plan, t - DAY, t + DAY), t, body.slot, ctx.params.matchHours);
+}
+
+/**
+ * The dose a report at `t` without `scheduledAt` belongs to: by its `HH:MM` slot within 12 h, else the nearest
+ * dose from 30 minutes before to `matchHours` after it. Also the dashboard's dose log (gateway/care/dose-log.ts).
+ */
+export function nearestDose<O extends Occurrence>(
+  near: readonly O[],
+  t: number,
+  slot: string | undefined,
+  matchHours: number,
+): O | undefined {
   const candidates =
-    body.slot !== undefined && minutesOf(body.slot) !== undefined
-      ? near.filter((o) => o.label.endsWith(`T${body.slot ?? ''}`) && Math.abs(o.at - t) <= 12 * HOUR)
-      : near.filter((o) => o.at - 30 * MINUTE <= t && t <= o.at + ctx.params.matchHours * HOUR);
-  let best: Occurrence | undefined;
+    slot !== undefined && minutesOf(slot) !== undefined
+      ? near.filter((o) => o.label.endsWith(`T${slot}`) && Math.abs(o.at - t) <= 12 * HOUR)
+      : near.filter((o) => o.at - 30 * MINUTE <= t && t <= o.at + matchHours * HOUR);
+  let best: O | undefined;
   for (const o of candidates) if (best === undefined || Math.abs(o.at - t) < Math.abs(best.at - t)) best = o;
   return best;
 }

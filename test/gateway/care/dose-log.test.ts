@@ -31,6 +31,15 @@ const alert = (subject: string, over: Partial<DoseAlert> = {}): DoseAlert => ({
 });
 
 describe('buildDoseLog', () => {
+  it("matches a report without slot or time to a dose within the home's missed-dose matchHours, as the rule does", () => {
+    const now = Date.parse('2026-03-12T12:00:00Z');
+    const taken = [report('2026-03-12T09:00:00Z')]; // 10:00 local: two hours after the 08:00 dose
+    const entry = (p: CarePlan) => buildDoseLog({ plan: p, now, days: 1, taken, alerts: [] }).find((d) => d.dose === '2026-03-12T08:00');
+    expect(entry(plan([daily('08:00')]))).toMatchObject({ status: 'taken', basis: 'dose_report' }); // default 4 h
+    const narrow = { ...plan([daily('08:00')]), overrides: { 'missed-dose': { matchHours: 1 } } };
+    expect(entry(narrow)).toMatchObject({ status: 'unknown', basis: 'no_record' }); // the rule would not count it either
+  });
+
   it('lists each scheduled dose of the last days up to now, in local time, on the weekdays of the schedule', () => {
     const now = Date.parse('2026-03-12T12:00:00Z'); // Thursday 13:00 in Oslo
     const log = buildDoseLog({ plan: plan([daily('08:00'), daily('20:00', [1, 3])]), now, days: 3, taken: [], alerts: [] });

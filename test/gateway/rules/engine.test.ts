@@ -42,6 +42,32 @@ describe('rule engine', () => {
     expect(JSON.stringify(h.logs)).not.toContain('p-1'); // no event payloads in logs
   });
 
+  it('a rule that mutates the state it was handed is isolated and cannot corrupt the cached state', () => {
+    // Counts alarms like `counter`, but in place (a bug: rules are pure) on every `cleared` alarm.
+    const mutating = defineRule<{ n: number }, Record<string, never>>({
+      id: 'panic',
+      version: 1,
+      defaults: z.object({}),
+      initial: () => ({ n: 0 }),
+      subjects: (input) => (input.type === 'event' && input.event.body.type === 'alarm' ? ['panic'] : []),
+      step(state, input) {
+        const b = input.type === 'event' ? input.event.body : undefined;
+        if (b?.type === 'alarm' && b.state === 'cleared') {
+          (state as { n: number }).n += 100;
+          return { state, signals: [], timers: [] };
+        }
+        return { state: { n: state.n + 1 }, signals: [], timers: [] };
+      },
+    }) as AnyRule;
+    const h = harness({ start: T, plans: [plan({ doses: [] })], rules: [mutating] });
+    h.send('p-1', { type: 'alarm', kind: 'panic', state: 'active' });
+    h.send('p-1', { type: 'alarm', kind: 'panic', state: 'cleared' });
+    h.send('p-1', { type: 'alarm', kind: 'panic', state: 'active' });
+    // The in-place change threw (the cached state is frozen) and was isolated; the next step saw n = 1, not 101.
+    expect(h.db.prepare("SELECT state FROM rule_state WHERE rule = 'panic'").pluck().get()).toBe('{"n":2}');
+    expect(h.signals.filter((x) => x.rule === 'rule-failure').map((x) => x.action)).toEqual(['raise', 'clear']);
+  });
+
   it('a failing rule recovers: the rule-failure alert clears on its next good step', () => {
     const h = harness({ start: T, plans: [plan({ doses: [] })], rules: [counter] });
     h.send('p-1', { type: 'alarm', kind: 'panic', state: 'cleared' });

@@ -47,13 +47,6 @@ export interface Api {
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
-interface RawAlertDetail {
-  readonly alert: Alert;
-  readonly transitions?: AlertDetail['transitions'];
-  readonly timeline?: AlertDetail['transitions'];
-  readonly evidence?: unknown;
-}
-
 function query(scope: AlertScope = {}): string {
   const params = new URLSearchParams();
   if (scope.team !== undefined) params.set('team', scope.team);
@@ -120,11 +113,7 @@ export function createApi(opts: ApiOptions): Api {
     },
     logout: () => request<undefined>('DELETE', '/api/v1/session', undefined, false),
     listAlerts: async (scope) => (await request<{ alerts: Alert[] }>('GET', `/api/v1/alerts${query(scope)}`)).alerts,
-    async alertDetail(id) {
-      // The contract names the timeline `transitions`; the gateway's first version sends `timeline`. Take either.
-      const body = await request<RawAlertDetail>('GET', alertPath(id));
-      return { alert: body.alert, transitions: body.transitions ?? body.timeline ?? [], evidence: body.evidence };
-    },
+    alertDetail: (id) => request<AlertDetail>('GET', alertPath(id)),
     acknowledge: async (id, note) =>
       (await request<{ alert: Alert }>('POST', `${alertPath(id)}/ack`, note === undefined ? {} : { note })).alert,
     resolve: async (id, outcome, note) =>

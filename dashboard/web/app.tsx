@@ -111,7 +111,8 @@ function Shell() {
       first.current = false;
       return;
     }
-    document.querySelector<HTMLElement>('main h1')?.focus();
+    // The page's h1 (the wall board's sits in its own header, outside <main>).
+    document.querySelector<HTMLElement>('h1')?.focus();
   }, [loc.pathname]);
 
   const context = useMemo<AppContextValue | undefined>(

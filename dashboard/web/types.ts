@@ -45,10 +45,10 @@ export interface TimelineEntry {
   readonly detail: AlertTransition['detail'];
 }
 
+/** `GET /api/v1/alerts/:id` (gateway/http/alert-routes.ts): the evidence is the alert's own. */
 export interface AlertDetail {
   readonly alert: Alert;
-  readonly transitions: readonly TimelineEntry[];
-  readonly evidence?: unknown;
+  readonly timeline: readonly TimelineEntry[];
 }
 
 /** One SSE `alert` event: the transition and the alert right after it (gateway/delivery/sse.ts). */

@@ -118,7 +118,7 @@ export function registerStubApi(app: FastifyInstance, state: StubState): void {
     if (s === undefined) return reply;
     const a = scoped(s, (request.params as { id: string }).id);
     if (a === undefined) return error(reply, 404, 'TRY_ERR_ALERT_NOT_FOUND');
-    return { alert: a, transitions: state.timeline.get(a.id) ?? [], evidence: { readings: [{ at: a.raisedAt, value: 'fall' }] } };
+    return { alert: a, timeline: state.timeline.get(a.id) ?? [] };
   });
 
   app.post('/api/v1/alerts/:id/ack', async (request, reply) => {

@@ -90,7 +90,6 @@ export const en: Messages = {
     evidenceDropped: (n) => `${n} older events are not shown.`,
     device: 'Device',
     observedAt: 'Observed',
-    moreEvidence: 'More evidence',
     timeline: 'Who did what',
     noTimeline: 'No history yet.',
     actorSystem: 'the system',

@@ -112,7 +112,6 @@ export const nb = {
     evidenceDropped: (n: number) => `${n} eldre hendelser er ikke vist.`,
     device: 'Enhet',
     observedAt: 'Registrert',
-    moreEvidence: 'Mer underlag',
     timeline: 'Hvem gjorde hva',
     noTimeline: 'Ingen historikk ennå.',
     actorSystem: 'systemet',

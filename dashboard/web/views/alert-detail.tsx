@@ -67,9 +67,12 @@ export function AlertDetailPage({ id }: { id: string }) {
             </p>
           </>
         ) : (
-          <p class="loading" role="status">
-            {t.detail.loading}
-          </p>
+          <>
+            <h1 tabIndex={-1}>{t.detail.facts}</h1>
+            <p class="loading" role="status">
+              {t.detail.loading}
+            </p>
+          </>
         )
       ) : (
         <>
@@ -108,8 +111,8 @@ export function AlertDetailPage({ id }: { id: string }) {
           ) : (
             <p class="notice">{t.detail.resolved}</p>
           )}
-          <EvidenceList alert={alert} extra={loaded.status === 'ok' ? loaded.detail.evidence : undefined} t={t} />
-          <Timeline entries={loaded.status === 'ok' ? loaded.detail.transitions : []} me={user.id} t={t} />
+          <EvidenceList alert={alert} t={t} />
+          <Timeline entries={loaded.status === 'ok' ? loaded.detail.timeline : []} me={user.id} t={t} />
         </>
       )}
     </>
@@ -153,7 +156,7 @@ function Facts({ alert, now, me, t }: { alert: AlertView; now: number; me: strin
   );
 }
 
-function EvidenceList({ alert, extra, t }: { alert: AlertView; extra: unknown; t: Messages }) {
+function EvidenceList({ alert, t }: { alert: AlertView; t: Messages }) {
   const items: readonly Evidence[] = alert.evidence;
   return (
     <section class="panel" aria-labelledby="evidence-title">
@@ -176,12 +179,6 @@ function EvidenceList({ alert, extra, t }: { alert: AlertView; extra: unknown; t
         </ul>
       )}
       {alert.evidenceDropped > 0 ? <p class="hint">{t.detail.evidenceDropped(alert.evidenceDropped)}</p> : null}
-      {extra !== undefined && extra !== null ? (
-        <details class="more">
-          <summary>{t.detail.moreEvidence}</summary>
-          <pre>{JSON.stringify(extra, null, 2)}</pre>
-        </details>
-      ) : null}
     </section>
   );
 }

@@ -53,7 +53,7 @@ describe('rule engine', () => {
       step(state, input) {
         const b = input.type === 'event' ? input.event.body : undefined;
         if (b?.type === 'alarm' && b.state === 'cleared') {
-          (state as { n: number }).n += 100;
+          state.n += 100;
           return { state, signals: [], timers: [] };
         }
         return { state: { n: state.n + 1 }, signals: [], timers: [] };

@@ -16,6 +16,7 @@ import { AUTH_MIGRATION, BOARD_SESSIONS_MIGRATION } from '../auth/migration.js';
 import { CARE_MIGRATION } from '../care/migration.js';
 import { CARE_REVISION_MIGRATION } from '../care/revision-migration.js';
 import { SERVICE_ACCOUNTS_MIGRATION } from '../devices/service-migration.js';
+import { REGISTRY_VERSION_MIGRATION } from '../devices/version-migration.js';
 import { RULES_MIGRATION } from '../rules/migration.js';
 
 export interface Migration {
@@ -115,4 +116,5 @@ export const MIGRATIONS: readonly Migration[] = [
   SERVICE_ACCOUNTS_MIGRATION,
   AUTH_MIGRATION,
   BOARD_SESSIONS_MIGRATION,
+  REGISTRY_VERSION_MIGRATION,
 ];

@@ -7,9 +7,11 @@ import type { Resolver } from './decode.js';
 
 // Device → adapter, home (at a time) and bridge children, for every message: an in-memory cache over the
 // registry (the ingest benchmark measured registry queries at ~38 % of the gateway's CPU per message).
-// It reads through its own read-only connection, so `PRAGMA data_version` changes whenever anyone else —
-// the gateway's own registry connection or the CLI in another process — commits a change; the cache is
-// dropped then. A change is seen within STALE_MS.
+// It reads through its own read-only connection and drops the cache when the registry's change counter moves
+// (triggers on the devices, assignments and bridge-children tables, gateway/devices/version-migration.ts),
+// whoever wrote — the gateway's own registry connection or the CLI in another process. Not `PRAGMA
+// data_version`: that moves with every commit to the file, rule states and alerts included, several times a
+// second under load. A change is seen within STALE_MS.
 
 const STALE_MS = 200;
 
@@ -21,6 +23,8 @@ interface Entry {
 }
 
 export interface CachedResolver extends Resolver {
+  /** Devices read from SQLite so far (cache misses). */
+  loads(): number;
   close(): void;
 }
 
@@ -29,14 +33,16 @@ export function createCachedResolver(dataDir: string, now: () => number = Date.n
   db.pragma('busy_timeout = 5000');
   const registry = createDeviceRegistry({ db });
   const cache = new Map<string, Entry>();
-  let version = db.pragma('data_version', { simple: true }) as number;
+  const versionStmt = db.prepare<[], number>('SELECT version FROM registry_version WHERE id = 1').pluck();
+  let version = versionStmt.get();
   let checkedAt = now();
+  let loads = 0;
 
   function entry(deviceId: string): Entry | undefined {
     const t = now();
     if (t - checkedAt >= STALE_MS) {
       checkedAt = t;
-      const v = db.pragma('data_version', { simple: true }) as number;
+      const v = versionStmt.get();
       if (v !== version) {
         version = v;
         cache.clear();
@@ -44,6 +50,7 @@ export function createCachedResolver(dataDir: string, now: () => number = Date.n
     }
     const hit = cache.get(deviceId);
     if (hit) return hit;
+    loads += 1;
     const d = registry.getDevice(deviceId);
     if (d === undefined) return undefined; // not cached: a device added a moment later must be found
     const e: Entry = {
@@ -63,6 +70,7 @@ export function createCachedResolver(dataDir: string, now: () => number = Date.n
     },
     resolveBridgeChild: (bridgeId, name) => entry(bridgeId)?.children.get(name),
     getAdapter,
+    loads: () => loads,
     close: () => db.close(),
   };
 }

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { alertsBenchmark } from './alerts/index.js';
 import { connectionsBenchmark } from './connections/index.js';
 import { ingestBenchmark } from './ingest/index.js';
+import { keepGatewayLog } from './servers.js';
 import { UsageError, type Benchmark, type BenchOptions } from './types.js';
 
 // `npm run bench -- <name> [options]`: runs one benchmark by name. Benchmarks are a plain name → function
@@ -60,6 +61,7 @@ interface RawOptions {
   maxUnauthenticated?: number;
   gatewayNodeOptions?: string;
   gatewayEnv?: string[];
+  gatewayLog?: string;
   window?: number;
   warmup?: number;
   duration?: number;
@@ -91,6 +93,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--connect-rate <n>', 'override broker.limits.connectRatePerSec (default: production default)', positiveInt)
     .option('--max-unauthenticated <n>', 'override broker.limits.maxUnauthenticated (default: production default)', positiveInt)
     .option('--gateway-node-options <flags>', 'extra node flags for the gateway process (e.g. --cpu-prof --cpu-prof-dir=DIR)')
+    .option('--gateway-log <file>', 'append everything the gateway prints (its log, --trace-gc) to this file')
     .option('--gateway-env <KEY=VALUE...>', 'extra environment for the gateway, for diagnosis (e.g. TRYGGHEIM_BROKER__PERSISTENCE=memory)')
     .exitOverride()
     .showHelpAfterError()
@@ -118,6 +121,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         durationSec: raw.duration,
         profile: raw.profile,
       };
+      keepGatewayLog(raw.gatewayLog);
       const result = await bench.run(opts, err);
       if (opts.json) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
       else process.stdout.write(`${result.lines.join('\n')}\n`);

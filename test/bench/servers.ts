@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { databasePath, openDatabase } from '../../gateway/db/sqlite.js';
@@ -81,6 +81,12 @@ export interface GatewayProcess extends ServerProcess {
   metricsText: () => Promise<string>;
 }
 
+/** `--gateway-log FILE`: every line the gateway prints (its log, `--trace-gc`) is appended there too. */
+let gatewayLogFile: string | undefined;
+export function keepGatewayLog(file: string | undefined): void {
+  gatewayLogFile = file;
+}
+
 /**
  * Starts `node [nodeOptions] gateway/cli/main.js start` and waits for /readyz. `env` is applied over the
  * bench's settings (data dir, ports on 127.0.0.1, no WebSocket listener, log level warn).
@@ -111,10 +117,13 @@ export async function startGatewayProcess(
     const child = spawnChild(process.execPath, [...opts.nodeOptions, gatewayCli, 'start'], { env, cwd: projectDir, fdLimit: opts.fdLimit });
     track(phase, child);
     const events: Record<string, number> = {};
+    const kept = gatewayLogFile === undefined ? undefined : createWriteStream(gatewayLogFile, { flags: 'a' });
+    if (kept !== undefined) child.once('exit', () => kept.end());
     const stdout = new LineTap(child.stdout, 40, (line) => {
       countEvent(events, line);
+      kept?.write(`${line}\n`);
     });
-    const stderr = new LineTap(child.stderr, 40);
+    const stderr = new LineTap(child.stderr, 40, (line) => kept?.write(`${line}\n`));
     const log = (): ServerLog => ({ events, tail: [...stdout.last(), ...stderr.last()] });
 
     const readyUrl = `http://127.0.0.1:${httpPort}/readyz`;

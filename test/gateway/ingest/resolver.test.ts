@@ -50,4 +50,32 @@ describe('cached registry resolver', () => {
     await sleep(250);
     expect(resolver.resolveBridgeChild('hub-01', 'kitchen')).toBe('d-0001');
   });
+
+  it('keeps its cache through commits that are not registry changes (rule states, alerts)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tryggheim-resolver-'));
+    db = openDatabase(databasePath(dir));
+    const registry = createDeviceRegistry({ db });
+    registry.addHome({ id: 'home-0001', teamId: 'team-north' });
+    registry.addDevice({ id: 'd-0001', kind: 'sensor', model: 'demo', adapterId: 'tryggheim', homeId: 'home-0001' });
+    resolver = createCachedResolver(dir);
+    expect(resolver.adapterOf('d-0001')).toBe('tryggheim');
+    const loads = resolver.loads();
+
+    // What the rule engine commits under load, several times a second.
+    const save = db.prepare(
+      "INSERT INTO rule_state (rule, home_id, subject, rule_version, state, updated_at) VALUES ('inactivity', 'home-0001', ?, 1, '{}', ?)",
+    );
+    for (let i = 0; i < 3; i++) {
+      save.run(`s-${i}`, new Date().toISOString());
+      await sleep(250);
+      expect(resolver.adapterOf('d-0001')).toBe('tryggheim');
+    }
+    expect(resolver.loads()).toBe(loads);
+
+    // A registry change still drops it.
+    registry.setAdapter('d-0001', 'senml');
+    await sleep(250);
+    expect(resolver.adapterOf('d-0001')).toBe('senml');
+    expect(resolver.loads()).toBe(loads + 1);
+  });
 });

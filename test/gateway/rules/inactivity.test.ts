@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventBody } from '../../../adapters/canonical.js';
 import type { RuleContext, RuleInput } from '../../../gateway/rules/contract.js';
-import { inactivityRule, type InactivityState } from '../../../gateway/rules/inactivity.js';
+import { inactivityRule, MOTION_GRANULE_MS, type InactivityState } from '../../../gateway/rules/inactivity.js';
 import { openDatabase } from '../../../gateway/db/sqlite.js';
 import { virtualClock } from '../../../simulators/clock.js';
 import { prng } from '../../support/prng.js';
@@ -63,6 +63,44 @@ describe('inactivity', () => {
     expect(h.cleared('inactivity')).toMatchObject([{ subject: 'motion', title: 'Movement detected again' }]);
     h.clock.advanceBy(HOUR);
     expect(h.signals).toHaveLength(2);
+  });
+
+  it('motion within a minute of the count start stores nothing; the count runs from that first motion', () => {
+    const h = harness({ start: T, plans: home(), rules });
+    h.send('pir-1', motion);
+    h.clock.advanceBy(30_000);
+    h.send('pir-1', motion); // inside the granule: the deadline stays T + 3 h (30 s early at most)
+    h.send('pir-1', still);
+    h.clock.advanceTo(T + 3 * HOUR - 1);
+    expect(h.signals).toEqual([]);
+    h.clock.advanceBy(1);
+    expect(h.raised('inactivity')).toMatchObject([{ at: T + 3 * HOUR }]);
+
+    // Past the granule a report moves the count as before.
+    const k = harness({ start: T, plans: home(), rules });
+    k.send('pir-1', motion);
+    k.clock.advanceBy(MOTION_GRANULE_MS);
+    k.send('pir-1', motion);
+    k.clock.advanceTo(T + 3 * HOUR);
+    expect(k.signals).toEqual([]);
+    k.clock.advanceTo(T + MOTION_GRANULE_MS + 3 * HOUR);
+    expect(k.raised('inactivity')).toMatchObject([{ at: T + MOTION_GRANULE_MS + 3 * HOUR }]);
+  });
+
+  it('repeated reports of known sensors return the very state (the engine then writes nothing)', () => {
+    const ctx: RuleContext<ReturnType<typeof inactivityRule.defaults.parse>> = {
+      now: T + 10_000,
+      plan: plan({ doses: [] }),
+      params: inactivityRule.defaults.parse({}),
+    };
+    const input = (device: string, body: EventBody, at: number): RuleInput => ({ type: 'event', event: event(device, body, at) });
+    let s: InactivityState = inactivityRule.initial();
+    s = inactivityRule.step(s, input('pir-1', motion, T), ctx).state;
+    s = inactivityRule.step(s, input('pir-2', still, T + 1000), ctx).state;
+    // Two sensors known: neither a motion:false of either nor a motion inside the granule changes anything.
+    for (const [device, body] of [['pir-1', still], ['pir-2', still], ['pir-2', motion], ['pir-1', motion]] as const) {
+      expect(inactivityRule.step(s, input(device, body, T + 5000), ctx).state).toBe(s);
+    }
   });
 
   it('a home that never reported motion is not watched (a motion:false alone does not start it)', () => {

@@ -98,7 +98,12 @@ describe('inactivity', () => {
     s = inactivityRule.step(s, input('pir-1', motion, T), ctx).state;
     s = inactivityRule.step(s, input('pir-2', still, T + 1000), ctx).state;
     // Two sensors known: neither a motion:false of either nor a motion inside the granule changes anything.
-    for (const [device, body] of [['pir-1', still], ['pir-2', still], ['pir-2', motion], ['pir-1', motion]] as const) {
+    for (const [device, body] of [
+      ['pir-1', still],
+      ['pir-2', still],
+      ['pir-2', motion],
+      ['pir-1', motion],
+    ] as const) {
       expect(inactivityRule.step(s, input(device, body, T + 5000), ctx).state).toBe(s);
     }
   });

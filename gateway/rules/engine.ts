@@ -4,6 +4,7 @@ import type { CareLookup, CarePlan } from '../care/model.js';
 import type { Database } from '../db/sqlite.js';
 import type { AnyRule, DeviceKind, DeviceStatusChange, RuleContext, RuleInput, StepResult } from './contract.js';
 import { HOUR } from './local-time.js';
+import { createRuleStore, type TimerRow } from './store.js';
 
 // The rule engine (issue 5 item 2): routes inputs to the pure rules, keeps each (rule, home, subject)'s state
 // and timers in SQLite, and turns a throwing rule into a technical alert. How timers survive restarts and how
@@ -56,23 +57,8 @@ export interface RuleEngine {
   close(): void;
 }
 
-interface TimerRow {
-  rule: string;
-  home_id: string;
-  subject: string;
-  key: string;
-  at: string;
-}
-
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
 const errName = (err: unknown): string => (err instanceof Error ? err.name : typeof err);
 
 export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
@@ -81,37 +67,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
   const rearmEvery = deps.rearmEveryMs ?? 6 * HOUR;
   const byId = new Map<string, AnyRule>(rules.map((r) => [r.id, r]));
 
-  const q = {
-    state: db.prepare<[string, string, string], { rule_version: number; state: string }>(
-      'SELECT rule_version, state FROM rule_state WHERE rule = ? AND home_id = ? AND subject = ?',
-    ),
-    saveState: db.prepare(
-      `INSERT INTO rule_state (rule, home_id, subject, rule_version, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (rule, home_id, subject) DO UPDATE SET rule_version = excluded.rule_version, state = excluded.state,
-         updated_at = excluded.updated_at`,
-    ),
-    setTimer: db.prepare(
-      `INSERT INTO rule_timers (rule, home_id, subject, key, at, scheduled) VALUES (?, ?, ?, ?, ?, 0)
-       ON CONFLICT (rule, home_id, subject, key) DO UPDATE SET at = excluded.at`,
-    ),
-    addScheduled: db.prepare(
-      `INSERT INTO rule_timers (rule, home_id, subject, key, at, scheduled) VALUES (?, ?, ?, ?, ?, 1)
-       ON CONFLICT (rule, home_id, subject, key) DO NOTHING`,
-    ),
-    fire: db.prepare('DELETE FROM rule_timers WHERE rule = ? AND home_id = ? AND subject = ? AND key = ? AND at = ?'),
-    cancel: db.prepare('DELETE FROM rule_timers WHERE rule = ? AND home_id = ? AND subject = ? AND key = ?'),
-    allTimers: db.prepare<[], TimerRow>('SELECT rule, home_id, subject, key, at FROM rule_timers'),
-    futureScheduled: db.prepare<[string, string], TimerRow>(
-      'SELECT rule, home_id, subject, key, at FROM rule_timers WHERE home_id = ? AND scheduled = 1 AND at > ?',
-    ),
-    armedUntil: db.prepare<[string, string], { armed_until: string }>(
-      'SELECT armed_until FROM rule_schedules WHERE rule = ? AND home_id = ?',
-    ),
-    setArmedUntil: db.prepare(
-      `INSERT INTO rule_schedules (rule, home_id, armed_until) VALUES (?, ?, ?)
-       ON CONFLICT (rule, home_id) DO UPDATE SET armed_until = excluded.armed_until`,
-    ),
-  };
+  const q = createRuleStore(db);
 
   const armed = new Map<string, { at: string; handle: { cancel(): void } }>();
   const scheduledHomes = new Set<string>();
@@ -160,29 +116,6 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     }
     perRule.set(rule.id, params);
     return params;
-  }
-
-  /**
-   * The stored states, cached write-through (this engine is their only writer), with their JSON and the parsed
-   * state deep-frozen: a step is handed the cached object itself — no JSON.parse per step — and a rule that
-   * tried to mutate it would throw (strict mode) and be isolated like any failing rule, never corrupt the
-   * cache. Dropped whole when a transaction rolls back.
-   */
-  const stateCache = new Map<string, { version: number; json: string; state: unknown } | null>();
-  const stateKey = (rule: string, homeId: string, subject: string): string => `${rule}\u0000${homeId}\u0000${subject}`;
-
-  /** The state and its stored JSON (undefined when none is stored for this rule version). */
-  function loadState(rule: AnyRule, homeId: string, subject: string): { state: unknown; json: string | undefined } {
-    const key = stateKey(rule.id, homeId, subject);
-    let hit = stateCache.get(key);
-    if (hit === undefined) {
-      const row = q.state.get(rule.id, homeId, subject);
-      hit = row === undefined ? null : { version: row.rule_version, json: row.state, state: deepFreeze(JSON.parse(row.state)) };
-      if (stateCache.size > 200_000) stateCache.clear();
-      stateCache.set(key, hit);
-    }
-    if (hit === null || hit.version !== rule.version) return { state: rule.initial(), json: undefined };
-    return { state: hit.state, json: hit.json };
   }
 
   /** Set while handleEvents runs a whole chunk of events in one transaction: steps queue their timer changes here. */
@@ -235,7 +168,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
       let out: { json: string; signals: AlertSignal[]; result: StepResult<unknown>; stored: string | undefined };
       try {
         const ctx: RuleContext<unknown> = { now, plan, params: paramsFor(rule, plan) };
-        const loaded = loadState(rule, homeId, subject);
+        const loaded = q.loadState(rule, homeId, subject);
         const result = rule.step(loaded.state, input, ctx);
         // The common case under telemetry: the very state object back and nothing asked — nothing to check or store.
         if (
@@ -260,12 +193,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
       }
       // Most inputs change nothing (a heartbeat, a reading inside limits): no write for those.
       if (out.json !== out.stored) {
-        q.saveState.run(rule.id, homeId, subject, rule.version, out.json, iso(now));
-        stateCache.set(stateKey(rule.id, homeId, subject), {
-          version: rule.version,
-          json: out.json,
-          state: deepFreeze(JSON.parse(out.json)),
-        });
+        q.storeState(rule, homeId, subject, out.json, iso(now));
       }
       for (const key of out.result.cancel ?? []) {
         q.cancel.run(rule.id, homeId, subject, key);
@@ -290,7 +218,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
       db.transaction(body)();
     } catch (err) {
       // SQLite itself failed: nothing was committed; a fired timer's row is still there for the next start.
-      stateCache.clear();
+      q.forget();
       logger.error({ event: 'rules.store_failed', rule: rule.id, homeId, subject, err }, 'rule step not stored');
       return;
     }
@@ -408,7 +336,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         db.transaction(each)();
       } catch (err) {
         batch = undefined;
-        stateCache.clear();
+        q.forget();
         logger.warn({ event: 'rules.batch_failed', events: events.length, err }, 'rule steps of a chunk not stored; one at a time');
         each();
         return;

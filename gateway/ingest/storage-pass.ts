@@ -145,7 +145,9 @@ export function createStoragePass(deps: StoragePassDeps): StoragePass {
           influxDownSince = undefined;
         }
         deps.afterWrite();
-        if (!stopped) runStorage();
+        // Stopped: nothing more is sent, but `stop()` waits for this write; it must hear that it ended.
+        if (stopped) deps.onIdle();
+        else runStorage();
       },
       (err: unknown) => {
         inFlight -= 1;
@@ -209,7 +211,8 @@ export function createStoragePass(deps: StoragePassDeps): StoragePass {
         }
       }
       inFlight -= 1;
-      if (!stopped) runStorage();
+      if (stopped) deps.onIdle();
+      else runStorage();
     })();
   }
 

@@ -136,7 +136,7 @@ describe('npm run demo', () => {
     const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     const code = await exited;
     clearTimeout(killer);
-    expect(code).toBe(0);
+    expect(code, `the demo did not stop on SIGINT; its output ended:\n${out.slice(-4000)}`).toBe(0);
     expect(out).toMatch(/\[demo\] district stopped: \d+ acknowledged, 0 failed, 0 refused/);
     // Nothing the demo started outlives it (its influxd runs with a config under the temp dir).
     expect(spawnSync('pgrep', ['-f', dir]).stdout.toString().trim()).toBe('');

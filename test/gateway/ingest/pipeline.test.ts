@@ -169,4 +169,39 @@ describe('ingest pipeline (storage sink stand-in)', () => {
     await until(() => g.journal.count() === 0);
     expect(healthy.lines).toHaveLength(5);
   });
+
+  it('stops while a write is in flight: waits for it, then closes (storage sink stand-in holds the write)', async () => {
+    let release: (() => void) | undefined;
+    let started = 0;
+    const sink: StorageSink = {
+      write() {
+        started += 1;
+        return new Promise<void>((resolve) => (release = resolve));
+      },
+    };
+    const g = await gateway(sink);
+    const { secret } = g.registry.addDevice({ id: 'd-0001', kind: 'sensor', model: 'demo', adapterId: 'tryggheim' });
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.mqttPort}`, {
+      clientId: 'd-0001',
+      username: 'd-0001',
+      password: secret,
+      reconnectPeriod: 0,
+    });
+    await c.publishAsync('tryggheim/v1/devices/d-0001/up', JSON.stringify({ type: 'status', seq: 1, battery_pct: 90 }), { qos: 1 });
+    await c.endAsync();
+    await until(() => started === 1);
+    expect(started).toBe(1);
+    const stopped = g.ingest.stop();
+    let done = false;
+    void stopped.then(() => (done = true));
+    await sleep(100);
+    expect(done).toBe(false); // the write is still in flight
+    release?.();
+    // Bounded: a stop that never settles fails here instead of hanging the gateway's shutdown.
+    await Promise.race([stopped, sleep(3000)]);
+    expect(done).toBe(true);
+    // The confirmed write's entry leaves the journal (the writer thread's reply follows a moment later).
+    await until(() => g.journal.count() === 0, 2000);
+    expect(g.journal.count()).toBe(0);
+  });
 });

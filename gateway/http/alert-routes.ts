@@ -15,10 +15,11 @@ import {
 } from '../alerts/model.js';
 import { SeveritySchema } from '../alerts/signal.js';
 import type { AuditLog } from '../auth/audit.js';
-import { inScope, type AuthContext } from '../auth/guard.js';
+import type { AuthContext } from '../auth/guard.js';
 import { TeamIdSchema } from '../devices/ids.js';
 import type { StreamMessage, StreamScope, SseHub } from '../delivery/sse.js';
 import { errorResponses, HttpError } from './errors.js';
+import { auditFor, authOf, teamsFor, visibleOr404 } from './scope.js';
 
 // Alerts over HTTP for nurses' dashboards and integrations (issue 5 item 5, issue 6 item 1): the open list and
 // the live stream (Server-Sent Events, resumable with Last-Event-ID) for a session or a service account (HTTP
@@ -56,42 +57,25 @@ const ResolveBodySchema = z
 export const AlertDetailSchema = z.object({ alert: AlertSchema, timeline: z.array(AlertTransitionSchema) });
 export const AlertChangeSchema = z.object({ alert: AlertSchema, transitions: z.array(AlertTransitionSchema) });
 
-function authOf(request: FastifyRequest): AuthContext {
-  // The guard sets it on every non-public route; its absence here is a wiring bug.
-  if (request.auth === null) throw new Error('alert route reached without an authenticated caller');
-  return request.auth;
-}
-
 export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit: AuditLog }> = (app, opts, done) => {
   const maxQueued = opts.maxQueued ?? 5000;
   const recheckMs = opts.recheckMs ?? 30_000;
-  const actor = (auth: AuthContext) => ({ actorType: auth.kind, actorId: auth.actorId }) as const;
 
-  /** The scope a request asks for, within what its caller may read; undefined when it asks for a foreign team. */
-  function scopeOf(auth: AuthContext, query: z.infer<typeof ScopeQuerySchema>): StreamScope | undefined {
-    if (query.team !== undefined) return inScope(auth, query.team) ? { teams: [query.team], minSeverity: query.minSeverity } : undefined;
-    return { teams: auth.scope === '*' ? '*' : [...auth.scope], minSeverity: query.minSeverity };
-  }
-
+  /**
+   * The scope a request asks for, within what its caller may read; a foreign team is 403. Audited either way
+   * (unlike requireTeams, which audits only a refusal: the alert list has no other audit row).
+   */
   function listed(request: FastifyRequest, action: 'alert.list' | 'alert.stream', query: z.infer<typeof ScopeQuerySchema>): StreamScope {
     const auth = authOf(request);
-    const scope = scopeOf(auth, query);
-    opts.audit.record({ ...actor(auth), action, targetType: 'team', targetId: query.team ?? null, outcome: scope ? 'ok' : 'denied' });
-    if (scope === undefined) throw new HttpError('TRY_ERR_FORBIDDEN');
-    return scope;
+    const teams = teamsFor(auth, query.team);
+    auditFor(opts.audit, auth, action, teams === undefined ? 'denied' : 'ok', { targetType: 'team', targetId: query.team ?? null });
+    if (teams === undefined) throw new HttpError('TRY_ERR_FORBIDDEN');
+    return { teams: teams === '*' ? '*' : [...teams], minSeverity: query.minSeverity };
   }
 
   /** The alert if the caller's teams include its team; otherwise 404, exactly as for an unknown id. */
   function visible(request: FastifyRequest, id: string, action: 'alert.view' | 'alert.ack' | 'alert.resolve'): Alert {
-    const auth = authOf(request);
-    const alert = opts.get(id);
-    if (alert === undefined || !inScope(auth, alert.teamId)) {
-      opts.audit.record({ ...actor(auth), action, targetType: 'alert', targetId: id, teamId: alert?.teamId ?? null, outcome: 'denied' });
-      if (alert !== undefined)
-        request.log.info({ event: 'security.scope_refused', actorId: auth.actorId, alertId: id }, 'alert of another team');
-      throw new HttpError('TRY_ERR_NOT_FOUND');
-    }
-    return alert;
+    return visibleOr404(request, opts.audit, action, { type: 'alert', id, found: opts.get(id), teamOf: (a) => a.teamId }).item;
   }
 
   /** Runs a change through the alert store and audits it; a refused one (already resolved…) as failed. */
@@ -102,16 +86,16 @@ export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit:
     detail: Record<string, string>,
     fn: () => AlertTransition[],
   ): z.infer<typeof AlertChangeSchema> {
-    const entry = { ...actor(auth), action, targetType: 'alert', targetId: alert.id, teamId: alert.teamId } as const;
+    const entry = { targetType: 'alert', targetId: alert.id, teamId: alert.teamId } as const;
     let transitions: AlertTransition[];
     try {
       transitions = fn();
     } catch (err) {
       const code = err instanceof AlertError ? err.code : 'error';
-      opts.audit.record({ ...entry, outcome: 'failed', detail: { ...detail, code } });
+      auditFor(opts.audit, auth, action, 'failed', { ...entry, detail: { ...detail, code } });
       throw err;
     }
-    opts.audit.record({ ...entry, outcome: 'ok', detail });
+    auditFor(opts.audit, auth, action, 'ok', { ...entry, detail });
     return { alert: opts.get(alert.id) ?? alert, transitions };
   }
 
@@ -142,14 +126,7 @@ export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit:
     },
     (request) => {
       const alert = visible(request, request.params.id, 'alert.view');
-      opts.audit.record({
-        ...actor(authOf(request)),
-        action: 'alert.view',
-        targetType: 'alert',
-        targetId: alert.id,
-        teamId: alert.teamId,
-        outcome: 'ok',
-      });
+      auditFor(opts.audit, authOf(request), 'alert.view', 'ok', { targetType: 'alert', targetId: alert.id, teamId: alert.teamId });
       return { alert, timeline: opts.timeline(alert.id) };
     },
   );

@@ -3,13 +3,13 @@ import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeUtf8, type Adapter } from '../../adapters/contract.js';
 import type { AuditLog } from '../auth/audit.js';
-import { inScope, type AuthContext } from '../auth/guard.js';
 import { DeviceIdSchema, TeamIdSchema } from '../devices/ids.js';
+import type { Assignment, DeviceDetails } from '../devices/model.js';
 import type { DeviceRegistry } from '../devices/registry.js';
-import type { DeadLetterReason } from '../ingest/decode.js';
-import type { DeadLetter, DeadLetters } from '../ingest/dead-letters.js';
+import { DEAD_LETTER_REASONS } from '../ingest/decode.js';
+import type { DeadLetterFilter, DeadLetters, DeadLetterSummary } from '../ingest/dead-letters.js';
 import { errorResponses, HttpError } from './errors.js';
-import { auditFor, authOf, refusedDeadLetter, requireTeams, teamMatches } from './scope.js';
+import { auditFor, requireTeams, teamMatches, visibleOr404 } from './scope.js';
 
 // Dead letters and the adapter catalogue for technicians and admins (issue 6 item 1), as `tryggheim deadletters`
 // offers them: list, show (the raw payload — text when it is UTF-8, else base64 — capped, never logged), replay
@@ -17,10 +17,15 @@ import { auditFor, authOf, refusedDeadLetter, requireTeams, teamMatches } from '
 // when it was received (the payload may be that patient's data), else of the device's home now; one of a device
 // that was never in a home is an admin's only. Replay writes to the journal like the CLI does, on the gateway's
 // own connection (a short wait for the append thread's lock, fsynced), then wakes the ingest.
+//
+// These routes run on the gateway's main thread, which is also the MQTT broker's: a list reads no payloads and no
+// issues, looks each device and home up once per request, and reads at most SCAN_BUDGET rows however long the
+// history is. The journal is its own SQLite file, apart from the registry, so the team filter cannot be a join:
+// it is applied here, page by page, and `next` lets a technician page back past what one request reads.
 
 export interface DeadLetterRoutesOptions {
   deadLetters: Pick<DeadLetters, 'list' | 'get' | 'replay'>;
-  registry: Pick<DeviceRegistry, 'getHome' | 'getDevice' | 'homeAt'>;
+  registry: Pick<DeviceRegistry, 'getHome' | 'getDevice'>;
   /** Called after a replay put something back into the journal (the ingest would notice within a second anyway). */
   afterReplay?: () => void;
   adapters: readonly Pick<Adapter, 'id' | 'version' | 'title' | 'deviceClasses'>[];
@@ -28,28 +33,20 @@ export interface DeadLetterRoutesOptions {
 
 /** Bytes of a payload an answer carries; the journal keeps up to 64 KiB of each. */
 export const PAYLOAD_SHOWN_BYTES = 16 * 1024;
-/** Dead letters read per list request before the team filter (newest first), for a technician. */
-const SCAN_LIMIT = 5000;
-
-const REASONS = [
-  'unknown_device',
-  'no_adapter',
-  'unknown_child',
-  'oversized',
-  'malformed',
-  'invalid_payload',
-  'unsupported',
-  'adapter_bug',
-  'storage_rejected',
-] as const satisfies readonly DeadLetterReason[];
+/** Dead letters one list request reads at most when it filters by team (a few milliseconds of the main thread). */
+export const SCAN_BUDGET = 5000;
+/** Rows read per query while filtering by team: a page found early stops the scan early. */
+const SCAN_BATCH = 500;
 
 const ListQuerySchema = z.strictObject({
   team: TeamIdSchema.optional(),
   device: DeviceIdSchema.optional(),
-  reason: z.enum(REASONS).optional(),
+  reason: z.enum(DEAD_LETTER_REASONS).optional(),
   /** `true` includes dead letters already replayed. */
   all: z.enum(['true', 'false']).default('false'),
   limit: z.coerce.number().int().min(1).max(500).default(100),
+  /** Only dead letters older than this id: the `next` of the previous page. */
+  before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 const ParamsSchema = z.strictObject({ id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER) });
 
@@ -91,46 +88,128 @@ export const AdapterInfoSchema = z.object({
   deviceClasses: z.array(z.string()),
 });
 
+export const DeadLetterPageSchema = z.object({
+  deadLetters: z.array(DeadLetterSchema),
+  /**
+   * Not null when older dead letters may match: ask again with `before=next`. A page can hold fewer than `limit`
+   * (even none) with `next` set, when a request read SCAN_BUDGET dead letters of other teams first.
+   */
+  next: z.int().nullable(),
+});
+
+type DeadLetterView = z.infer<typeof DeadLetterSchema>;
+type Registry = DeadLetterRoutesOptions['registry'];
+
+/** The home of an assignment history at an instant: registry.homeAt's rule (valid_from ≤ at < valid_to). */
+function homeAtFrom(assignments: readonly Assignment[], at: string): string | undefined {
+  // ISO instants in UTC with milliseconds (both sides, as the registry stores them) compare as text.
+  return assignments.find((a) => a.validFrom <= at && (a.validTo === null || at < a.validTo))?.homeId;
+}
+
+/**
+ * Where dead letters belong, for one request: the home the device was in when each was received, else its home
+ * now, and that home's team. The registry is read once per device and per home, not per row: a list's rows
+ * mostly come from a few devices, and one device's assignment history answers for all its rows.
+ */
+function placer(registry: Registry): (d: DeadLetterSummary) => { homeId: string | null; teamId: string | null } {
+  const devices = new Map<string, DeviceDetails | undefined>();
+  const teams = new Map<string, string | null>();
+  const deviceOf = (id: string): DeviceDetails | undefined => {
+    if (!devices.has(id)) devices.set(id, registry.getDevice(id));
+    return devices.get(id);
+  };
+  const teamOf = (homeId: string): string | null => {
+    let team = teams.get(homeId);
+    if (team === undefined) teams.set(homeId, (team = registry.getHome(homeId)?.teamId ?? null));
+    return team;
+  };
+  return (d) => {
+    const device = deviceOf(d.deviceId);
+    const homeId = (device && homeAtFrom(device.assignments, d.receivedAt)) ?? device?.homeId ?? null;
+    return { homeId, teamId: homeId === null ? null : teamOf(homeId) };
+  };
+}
+
+/** The teams a device's dead letters can belong to: those of every home it has been in (its home now is one). */
+function teamsOfDevice(registry: Registry, deviceId: string): (string | null)[] {
+  const homes = new Set(registry.getDevice(deviceId)?.assignments.map((a) => a.homeId));
+  return [...homes].map((homeId) => registry.getHome(homeId)?.teamId ?? null);
+}
+
+/** A dead letter as the routes show it (no issues, no payload), placed in its home and team. */
+function viewer(registry: Registry): (d: DeadLetterSummary) => DeadLetterView {
+  const place = placer(registry);
+  return (d) => ({
+    id: d.id,
+    receivedAt: d.receivedAt,
+    deviceId: d.deviceId,
+    principalKind: d.principalKind,
+    subtopic: d.subtopic,
+    reason: d.reason,
+    adapterId: d.adapterId,
+    adapterVersion: d.adapterVersion,
+    payloadBytes: d.payloadBytes,
+    truncated: d.truncated,
+    replayedAt: d.replayedAt,
+    ...place(d),
+  });
+}
+
+/**
+ * One page, newest first, of the dead letters `keep` accepts (all when it is undefined). Reads in batches and at
+ * most `budget` rows; keeps reading past a full page only to learn whether another match exists, so `next` is
+ * null at the true end. When the budget runs out first, `next` is the last id read: the next page starts there.
+ */
+function scanPage(
+  list: (filter: DeadLetterFilter) => DeadLetterSummary[],
+  filter: Omit<DeadLetterFilter, 'limit'>,
+  page: { limit: number; batch: number; budget: number },
+  view: (d: DeadLetterSummary) => DeadLetterView,
+  keep?: (d: DeadLetterView) => boolean,
+): z.infer<typeof DeadLetterPageSchema> {
+  const shown: DeadLetterView[] = [];
+  let before = filter.before;
+  let budget = page.budget;
+  while (budget > 0) {
+    const want = Math.min(budget, page.batch);
+    const rows = list({ ...filter, before, limit: want });
+    budget -= rows.length;
+    for (const row of rows) {
+      const d = view(row);
+      if (keep !== undefined && !keep(d)) continue;
+      if (shown.length === page.limit) return { deadLetters: shown, next: shown.at(-1)?.id ?? null };
+      shown.push(d);
+    }
+    const last = rows.at(-1);
+    if (rows.length < want || last === undefined) return { deadLetters: shown, next: null };
+    before = last.id;
+  }
+  return { deadLetters: shown, next: before ?? null };
+}
+
 export const deadLetterRoutes: FastifyPluginCallbackZod<DeadLetterRoutesOptions & { audit: AuditLog }> = (app, opts, done) => {
-  const getHome = (id: string) => opts.registry.getHome(id);
-
-  function placed(d: DeadLetter): { homeId: string | null; teamId: string | null } {
-    const then = opts.registry.homeAt(d.deviceId, new Date(d.receivedAt));
-    const homeId = then ?? opts.registry.getDevice(d.deviceId)?.homeId ?? null;
-    const teamId = homeId === null ? undefined : getHome(homeId)?.teamId;
-    return { homeId, teamId: teamId ?? null };
-  }
-
-  function view(d: DeadLetter): z.infer<typeof DeadLetterSchema> {
-    return {
-      id: d.id,
-      receivedAt: d.receivedAt,
-      deviceId: d.deviceId,
-      principalKind: d.principalKind,
-      subtopic: d.subtopic,
-      reason: d.reason,
-      adapterId: d.adapterId,
-      adapterVersion: d.adapterVersion,
-      payloadBytes: d.payloadBytes,
-      truncated: d.truncated,
-      replayedAt: d.replayedAt,
-      ...placed(d),
-    };
-  }
-
-  const visibleTo = (auth: AuthContext, teamId: string | null): boolean => (teamId === null ? auth.scope === '*' : inScope(auth, teamId));
-
   /** The dead letter if it exists and is the caller's team's; otherwise 404 (audited as denied). */
   function visible(request: FastifyRequest, id: number, action: 'deadletter.view' | 'deadletter.replay') {
-    const auth = authOf(request);
-    const found = opts.deadLetters.get(id);
-    const shown = found && view(found);
-    if (found === undefined || shown === undefined || !visibleTo(auth, shown.teamId)) {
-      auditFor(opts.audit, auth, action, 'denied', { targetType: 'dead_letter', targetId: String(id), teamId: shown?.teamId ?? null });
-      if (found !== undefined) refusedDeadLetter(request, auth, id);
-      throw new HttpError('TRY_ERR_NOT_FOUND');
+    const letter = opts.deadLetters.get(id);
+    const found = letter && { letter, shown: viewer(opts.registry)(letter) };
+    const { auth, item } = visibleOr404(request, opts.audit, action, { type: 'dead_letter', id, found, teamOf: (f) => f.shown.teamId });
+    return { auth, found: item.letter, shown: item.shown };
+  }
+
+  /** The page a list request asks for: everything for an admin, else what the caller's (or the filter's) teams hold. */
+  function listPage(q: z.infer<typeof ListQuerySchema>, teams: '*' | readonly string[]): z.infer<typeof DeadLetterPageSchema> {
+    const filter = { deviceId: q.device, reason: q.reason, includeReplayed: q.all === 'true', before: q.before };
+    const list = (f: DeadLetterFilter) => opts.deadLetters.list(f);
+    const view = viewer(opts.registry);
+    // An admin's whole list needs no filter: one query of limit + 1 rows (the extra one tells whether more exist).
+    if (teams === '*' && q.team === undefined)
+      return scanPage(list, filter, { limit: q.limit, batch: q.limit + 1, budget: q.limit + 1 }, view);
+    // A device never in a home of these teams has none of their dead letters: its rows (maybe many) need no reading.
+    if (q.device !== undefined && !teamsOfDevice(opts.registry, q.device).some((t) => teamMatches(teams, t))) {
+      return { deadLetters: [], next: null };
     }
-    return { auth, found, shown };
+    const page = { limit: q.limit, batch: SCAN_BATCH, budget: SCAN_BUDGET };
+    return scanPage(list, filter, page, view, (d) => teamMatches(teams, d.teamId));
   }
 
   app.get(
@@ -138,33 +217,28 @@ export const deadLetterRoutes: FastifyPluginCallbackZod<DeadLetterRoutesOptions 
     {
       config: { auth: { permission: 'deadletters.read' } },
       schema: {
-        summary: "Messages that could not be decoded or stored, newest first (the caller's teams); replayed ones with all=true",
+        summary:
+          "Messages that could not be decoded or stored, newest first (the caller's teams); replayed ones with all=true; older pages with before=next",
         tags: ['dead letters'],
         querystring: ListQuerySchema,
-        response: { 200: z.object({ deadLetters: z.array(DeadLetterSchema) }), ...errorResponses },
+        response: { 200: DeadLetterPageSchema, ...errorResponses },
       },
     },
     (request) => {
       const q = request.query;
       const { auth, teams } = requireTeams(request, opts.audit, 'deadletter.list', q.team);
-      const everything = teams === '*' && q.team === undefined;
-      const rows = opts.deadLetters.list({
-        deviceId: q.device,
-        reason: q.reason,
-        includeReplayed: q.all === 'true',
-        limit: everything ? q.limit : SCAN_LIMIT,
-      });
-      const deadLetters = rows
-        .map(view)
-        .filter((d) => everything || teamMatches(teams, d.teamId))
-        .slice(0, q.limit);
+      const result = listPage(q, teams);
       auditFor(opts.audit, auth, 'deadletter.list', 'ok', {
         targetType: 'team',
         targetId: q.team ?? null,
         teamId: q.team ?? null,
-        detail: { count: deadLetters.length, ...(q.device === undefined ? {} : { device: q.device }) },
+        detail: {
+          count: result.deadLetters.length,
+          ...(q.device === undefined ? {} : { device: q.device }),
+          ...(q.before === undefined ? {} : { before: q.before }),
+        },
       });
-      return { deadLetters };
+      return result;
     },
   );
 
@@ -210,7 +284,7 @@ export const deadLetterRoutes: FastifyPluginCallbackZod<DeadLetterRoutesOptions 
       auditFor(opts.audit, auth, 'deadletter.replay', 'ok', entry);
       opts.afterReplay?.();
       const after = opts.deadLetters.get(found.id);
-      return { deadLetter: after === undefined ? shown : view(after) };
+      return { deadLetter: after === undefined ? shown : viewer(opts.registry)(after) };
     },
   );
 

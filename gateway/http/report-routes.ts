@@ -2,10 +2,10 @@ import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { FollowUpReportSchema, reportToCsv, type FollowUpReport, type ReportQuery } from '../alerts/report.js';
 import type { AuditLog } from '../auth/audit.js';
-import { inScope } from '../auth/guard.js';
 import { TeamIdSchema } from '../devices/ids.js';
 import { addDays, localToUtc, parseDate } from '../rules/local-time.js';
 import { errorResponses, HttpError } from './errors.js';
+import { auditFor, authOf, teamsFor } from './scope.js';
 
 // The follow-up report for team leads and admins (issue 6 item 1; issue 5 item 4 computes it): per team and
 // period, alerts acknowledged and resolved on time, late, never or still pending. Dates read as in
@@ -51,23 +51,19 @@ export const reportRoutes: FastifyPluginCallbackZod<ReportRoutesOptions> = (app,
       },
     },
     (request, reply) => {
-      const auth = request.auth;
-      if (auth === null) throw new Error('report route reached without an authenticated caller');
+      const auth = authOf(request);
       const q = request.query;
-      const allowed = q.team === undefined || inScope(auth, q.team);
-      const audit = {
-        actorType: auth.kind,
-        actorId: auth.actorId,
-        action: 'report.view',
+      // Audited whether shown or refused: the report is a view of the teams' follow-up, as a list is.
+      const teams = teamsFor(auth, q.team);
+      auditFor(opts.audit, auth, 'report.view', teams === undefined ? 'denied' : 'ok', {
         targetType: 'report',
+        targetId: 'follow-up',
         teamId: q.team ?? null,
-      } as const;
-      opts.audit.record({ ...audit, targetId: 'follow-up', outcome: allowed ? 'ok' : 'denied' });
-      if (!allowed) throw new HttpError('TRY_ERR_FORBIDDEN');
+      });
+      if (teams === undefined) throw new HttpError('TRY_ERR_FORBIDDEN');
 
       const period = { from: toMs(q.from, 'from'), to: toMs(q.to, 'to') };
-      const teams = q.team !== undefined ? [q.team] : auth.scope === '*' ? [undefined] : auth.scope;
-      const parts = teams.map((teamId) => opts.followUpReport({ ...period, teamId }));
+      const parts = (teams === '*' ? [undefined] : teams).map((teamId) => opts.followUpReport({ ...period, teamId }));
       // A user without teams (only possible by editing the database) gets an empty report, not every team's.
       const report: FollowUpReport = { ...(parts[0] ?? opts.followUpReport(period)), teams: parts.flatMap((p) => p.teams) };
       if (q.format === 'json') return report;

@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Journal } from './journal.js';
 
 // Dead letters: messages that could not be decoded or stored, kept with the reason, the adapter's issues, the
@@ -5,7 +6,8 @@ import type { Journal } from './journal.js';
 // after the adapter (or the registry) is fixed. Replay puts the message back into the journal with its
 // original receive time, so its events get the same ids as they would have had.
 
-export interface DeadLetter {
+/** A dead letter as a list shows it: without its issues and payload, which only `get` reads. */
+export interface DeadLetterSummary {
   id: number;
   journalSeq: number;
   receivedAt: string;
@@ -13,7 +15,6 @@ export interface DeadLetter {
   deviceId: string;
   subtopic: string;
   reason: string;
-  issues: unknown;
   adapterId: string | null;
   adapterVersion: number | null;
   payloadBytes: number;
@@ -23,25 +24,39 @@ export interface DeadLetter {
   replayedAt: string | null;
 }
 
-interface Row {
+export interface DeadLetter extends DeadLetterSummary {
+  issues: unknown;
+}
+
+interface SummaryRow {
   id: number;
   journal_seq: number;
   received_at: number;
   principal_kind: string;
   principal_id: string;
   subtopic: string;
-  qos: number;
   reason: string;
-  issues: string;
   adapter_id: string | null;
   adapter_version: number | null;
-  payload: Buffer;
   payload_bytes: number;
+  /** Bytes kept (payload_bytes is the size received). */
+  stored_bytes: number;
   created_at: number;
   replayed_at: number | null;
 }
 
-const toDeadLetter = (r: Row): DeadLetter => ({
+interface Row extends Omit<SummaryRow, 'stored_bytes'> {
+  qos: number;
+  issues: string;
+  payload: Buffer;
+}
+
+// A list reads neither the payloads (up to 64 KiB each) nor the issues: length() of a blob column is read from
+// the record's header, without loading the blob. It runs on the gateway's main thread, the broker's too.
+const SUMMARY_COLUMNS = `id, journal_seq, received_at, principal_kind, principal_id, subtopic, reason, adapter_id, adapter_version,
+  payload_bytes, length(payload) AS stored_bytes, created_at, replayed_at`;
+
+const toSummary = (r: SummaryRow): DeadLetterSummary => ({
   id: r.id,
   journalSeq: r.journal_seq,
   receivedAt: new Date(r.received_at).toISOString(),
@@ -49,13 +64,17 @@ const toDeadLetter = (r: Row): DeadLetter => ({
   deviceId: r.principal_id,
   subtopic: r.subtopic,
   reason: r.reason,
-  issues: JSON.parse(r.issues) as unknown,
   adapterId: r.adapter_id,
   adapterVersion: r.adapter_version,
   payloadBytes: r.payload_bytes,
-  truncated: r.payload.length < r.payload_bytes,
+  truncated: r.stored_bytes < r.payload_bytes,
   createdAt: new Date(r.created_at).toISOString(),
   replayedAt: r.replayed_at === null ? null : new Date(r.replayed_at).toISOString(),
+});
+
+const toDeadLetter = (r: Row): DeadLetter => ({
+  ...toSummary({ ...r, stored_bytes: r.payload.length }),
+  issues: JSON.parse(r.issues) as unknown,
 });
 
 export interface DeadLetterFilter {
@@ -63,6 +82,8 @@ export interface DeadLetterFilter {
   reason?: string | undefined;
   /** Include dead letters that were replayed already. */
   includeReplayed?: boolean | undefined;
+  /** Only dead letters with a smaller id (older): the cursor for the next page of a newest-first list. */
+  before?: number | undefined;
   limit?: number | undefined;
 }
 
@@ -80,6 +101,10 @@ export function createDeadLetters(journal: Journal, now: () => number = Date.now
       args.push(f.reason);
     }
     if (f.includeReplayed !== true) clauses.push('replayed_at IS NULL');
+    if (f.before !== undefined) {
+      clauses.push('id < ?');
+      args.push(f.before);
+    }
     return { sql: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', args };
   };
   const getStmt = db.prepare('SELECT * FROM dead_letters WHERE id = ?');
@@ -87,12 +112,24 @@ export function createDeadLetters(journal: Journal, now: () => number = Date.now
     'INSERT INTO journal (received_at, principal_kind, principal_id, subtopic, qos, payload) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const markReplayed = db.prepare('UPDATE dead_letters SET replayed_at = ? WHERE id = ?');
+  // One statement per combination of filters (at most 16), prepared once: a list can run several per request.
+  const listStmts = new Map<string, BetterSqlite3.Statement<unknown[], SummaryRow>>();
+  const listStmt = (sql: string) => {
+    let stmt = listStmts.get(sql);
+    if (stmt === undefined) {
+      stmt = db.prepare<unknown[], SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM dead_letters ${sql} ORDER BY id DESC LIMIT ?`);
+      listStmts.set(sql, stmt);
+    }
+    return stmt;
+  };
 
   return {
-    list(filter: DeadLetterFilter = {}): DeadLetter[] {
+    /** Newest first, without issues and payloads (`get` has them). */
+    list(filter: DeadLetterFilter = {}): DeadLetterSummary[] {
       const w = where(filter);
-      const rows = db.prepare(`SELECT * FROM dead_letters ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.args, filter.limit ?? 100) as Row[];
-      return rows.map(toDeadLetter);
+      return listStmt(w.sql)
+        .all(...w.args, filter.limit ?? 100)
+        .map(toSummary);
     },
     /** Counts per device and reason (not replayed), for technicians and metrics. */
     counts(): { deviceId: string; reason: string; count: number }[] {

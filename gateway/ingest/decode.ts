@@ -7,16 +7,19 @@ import type { JournalEntry } from './journal.js';
 // run the adapter (isolated: a throw is a bug, dead-lettered as `adapter_bug`), and give every event a
 // deterministic id. Pure apart from the registry look-ups, so decoding an entry again gives the same events.
 
-export type DeadLetterReason =
-  | 'unknown_device'
-  | 'no_adapter'
-  | 'unknown_child'
-  | 'oversized'
-  | 'malformed'
-  | 'invalid_payload'
-  | 'unsupported'
-  | 'adapter_bug'
-  | 'storage_rejected';
+/** Why a message became a dead letter: the one list the ingest, the HTTP filter and its docs read. */
+export const DEAD_LETTER_REASONS = [
+  'unknown_device',
+  'no_adapter',
+  'unknown_child',
+  'oversized',
+  'malformed',
+  'invalid_payload',
+  'unsupported',
+  'adapter_bug',
+  'storage_rejected',
+] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 export type Decoded =
   | { ok: true; events: CanonicalEvent[]; adapter: Adapter }

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADAPTERS } from '../../../adapters/registry.js';
-import type { DeadLetterDetailSchema, DeadLetterSchema } from '../../../gateway/http/deadletter-routes.js';
+import { DEAD_LETTER_REASONS as DASHBOARD_REASONS } from '../../../dashboard/web/resource-types.js';
+import { DEAD_LETTER_REASONS } from '../../../gateway/ingest/decode.js';
+import { createLogger } from '../../../gateway/log.js';
+import { SCAN_BUDGET, type DeadLetterDetailSchema, type DeadLetterSchema } from '../../../gateway/http/deadletter-routes.js';
 import { authFixture, expectErrorOnly, login, MIN, T0, type Fixture, type LoggedIn } from './auth-fixture.js';
 import type { z } from 'zod';
 
@@ -9,6 +12,10 @@ import type { z } from 'zod';
 
 type DeadLetterView = z.infer<typeof DeadLetterSchema>;
 type Detail = z.infer<typeof DeadLetterDetailSchema>;
+interface Page {
+  deadLetters: DeadLetterView[];
+  next: number | null;
+}
 
 let fx: Fixture;
 afterEach(async () => {
@@ -70,6 +77,151 @@ describe('GET /api/v1/dead-letters', () => {
   });
 });
 
+async function page(s: LoggedIn, query: string): Promise<Page> {
+  const res = await get(s, `/api/v1/dead-letters${query}`);
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json<Page>();
+}
+
+/** Follows `next` to the end; returns every page (at most `max`, so a cursor that never ends fails the test). */
+async function allPages(s: LoggedIn, query: string, max = 20): Promise<Page[]> {
+  const pages: Page[] = [];
+  let next: number | null = null;
+  do {
+    const p = await page(s, `${query}${next === null ? '' : `&before=${next}`}`);
+    pages.push(p);
+    next = p.next;
+  } while (next !== null && pages.length < max);
+  expect(next, 'the last page has no next').toBeNull();
+  return pages;
+}
+
+/**
+ * Stores `n` dead letters of a device, received now, straight into the journal's table (the columns the ingest
+ * writes, in one transaction): thousands in milliseconds, where one journal append each would fsync each.
+ */
+function manyDeadLetters(deviceId: string, n: number, payload = Buffer.from('{"type":"dose.taken","x":')): number[] {
+  const insert = fx.journal.db.prepare(
+    `INSERT INTO dead_letters (journal_seq, received_at, principal_kind, principal_id, subtopic, qos, reason, issues, adapter_id,
+       adapter_version, payload, payload_bytes, created_at) VALUES (0, ?, 'device', ?, 'up', 1, 'malformed', '[]', 'tryggheim', 1, ?, ?, ?)`,
+  );
+  const at = fx.clock.now;
+  return fx.journal.db.transaction(() =>
+    Array.from({ length: n }, () => Number(insert.run(at, deviceId, payload, payload.length, at).lastInsertRowid)),
+  )();
+}
+
+describe('GET /api/v1/dead-letters?reason=', () => {
+  it("takes every reason the ingest gives, and the dashboard's filter offers exactly those", async () => {
+    fx = await authFixture();
+    const tech = await login(fx.app, 'tech-a1');
+    for (const reason of DEAD_LETTER_REASONS) expect((await get(tech, `/api/v1/dead-letters?reason=${reason}`)).statusCode).toBe(200);
+    // The dashboard keeps its own copy (its browser build cannot import the gateway's modules): it must not drift.
+    expect([...DASHBOARD_REASONS]).toEqual([...DEAD_LETTER_REASONS]);
+  });
+});
+
+describe('GET /api/v1/dead-letters: pages', () => {
+  it('pages back with before=next until next is null, every dead letter once, newest first', async () => {
+    fx = await authFixture();
+    const ids = manyDeadLetters('disp-a1', 7);
+    const admin = await login(fx.app, 'admin-1');
+    const tech = await login(fx.app, 'tech-a1');
+    const newestFirst = [...ids].reverse();
+    for (const s of [admin, tech]) {
+      const pages = await allPages(s, '?limit=3');
+      expect(pages.map((p) => p.deadLetters.length)).toEqual([3, 3, 1]);
+      expect(pages.flatMap((p) => p.deadLetters.map((d) => d.id))).toEqual(newestFirst);
+      expect(pages[0]?.next).toBe(newestFirst[2]);
+    }
+    // A page that ends exactly at the oldest one says so: no empty page after it.
+    expect(await page(admin, `?limit=1&before=${ids[1]}`)).toMatchObject({ deadLetters: [{ id: ids[0] }], next: null });
+    expect(await page(admin, `?limit=7`)).toMatchObject({ next: null });
+    expect(fx.audit.list({ action: 'deadletter.list', actorId: admin.userId })[0]).toMatchObject({ detail: { count: 7 } });
+    const bad = await get(admin, '/api/v1/dead-letters?before=0');
+    expectErrorOnly(bad, 400, 'TRY_ERR_VALIDATION');
+  });
+
+  it("a technician pages to their team's dead letters past thousands of other teams' newer ones", async () => {
+    fx = await authFixture();
+    const [old1, old2] = manyDeadLetters('disp-a1', 2);
+    manyDeadLetters('disp-b1', SCAN_BUDGET + 1000);
+    const [recent] = manyDeadLetters('sens-a1', 1);
+    manyDeadLetters('disp-b1', 100);
+    const tech = await login(fx.app, 'tech-a1');
+
+    // One request reads at most SCAN_BUDGET rows: the first page finds the recent one, then runs out among team-b's.
+    const pages = await allPages(tech, '?limit=2');
+    expect(pages).toHaveLength(2);
+    expect(pages[0]?.deadLetters.map((d) => d.id)).toEqual([recent]);
+    expect(pages[0]?.next).not.toBeNull();
+    const shown = pages.flatMap((p) => p.deadLetters);
+    expect(shown.map((d) => d.id)).toEqual([recent, old2, old1]);
+    expect(new Set(shown.map((d) => d.teamId))).toEqual(new Set(['team-a']));
+    // A device filter is read through its index: no other team's rows in the way.
+    expect(await page(tech, '?device=disp-a1')).toMatchObject({ deadLetters: [{ id: old2 }, { id: old1 }], next: null });
+    expect(await page(tech, '?device=disp-b1')).toEqual({ deadLetters: [], next: null });
+
+    // The admin sees them all, and team-b's as a team filter.
+    const admin = await login(fx.app, 'admin-1');
+    expect(await page(admin, '?limit=2')).toMatchObject({ deadLetters: [{ deviceId: 'disp-b1' }, { deviceId: 'disp-b1' }] });
+    const teamB = await allPages(admin, '?team=team-b&limit=500');
+    expect(teamB.flatMap((p) => p.deadLetters)).toHaveLength(SCAN_BUDGET + 1100);
+  });
+
+  it('a dead letter received at the instant its device moves is the new home’s, as the registry places readings', async () => {
+    fx = await authFixture();
+    const before = await fx.deadLetter('disp-a1');
+    fx.clock.now += MIN;
+    fx.registry.assign('disp-a1', 'home-b1');
+    const at = await fx.deadLetter('disp-a1');
+    fx.clock.now += MIN;
+    fx.registry.assign('disp-a1', 'home-a2');
+    const after = await fx.deadLetter('disp-a1');
+    const admin = await login(fx.app, 'admin-1');
+    const placed = (await page(admin, '')).deadLetters.map((d) => [d.id, d.homeId, d.teamId]);
+    expect(placed).toEqual([
+      [after, 'home-a2', 'team-a'],
+      [at, 'home-b1', 'team-b'],
+      [before, 'home-a1', 'team-a'],
+    ]);
+    // The same answer as the registry's own rule for the home at an instant.
+    const homes = fx.deadLetters.list({ limit: 10 }).map((d) => fx.registry.homeAt(d.deviceId, new Date(d.receivedAt)));
+    expect(homes).toEqual(placed.map(([, homeId]) => homeId));
+    const tech = await login(fx.app, 'tech-a1');
+    expect((await page(tech, '')).deadLetters.map((d) => d.id)).toEqual([after, before]);
+    expectErrorOnly(await get(tech, `/api/v1/dead-letters/${at}`), 404, 'TRY_ERR_NOT_FOUND');
+  });
+
+  it('lists no payload and no issues (the detail has them); a truncated one says so from the stored size', async () => {
+    fx = await authFixture();
+    const id = await fx.deadLetter('disp-a1', '{"type":"dose.taken","note":"payload-marker-7f3a"}');
+    // As the ingest stores a payload over 64 KiB: the first bytes, and the size received.
+    const [cut] = manyDeadLetters('disp-a1', 1);
+    fx.journal.db.prepare('UPDATE dead_letters SET payload_bytes = 70000 WHERE id = ?').run(cut);
+    const tech = await login(fx.app, 'tech-a1');
+    const res = await get(tech, '/api/v1/dead-letters');
+    expect(res.statusCode).toBe(200);
+    expect(res.body).not.toContain('payload-marker-7f3a');
+    expect(res.body).not.toContain('not JSON');
+    const listed = res.json<Page>().deadLetters;
+    for (const d of listed) {
+      expect(d).not.toHaveProperty('payload');
+      expect(d).not.toHaveProperty('issues');
+    }
+    expect(listed.map((d) => [d.id, d.truncated, d.payloadBytes])).toEqual([
+      [cut, true, 70000],
+      [id, false, 50],
+    ]);
+    // The library's list reads neither (the route could not leak what it never has).
+    expect(fx.deadLetters.list({ limit: 10 })[1]).not.toHaveProperty('issues');
+    expect(fx.deadLetters.list({ limit: 10 })[1]).not.toHaveProperty('payload');
+    const detail = (await get(tech, `/api/v1/dead-letters/${id}`)).json<Detail>();
+    expect(detail.payload.data).toContain('payload-marker-7f3a');
+    expect(detail.issues).toEqual([{ path: [], code: 'malformed', message: 'not JSON' }]);
+  });
+});
+
 describe('GET /api/v1/dead-letters/:id', () => {
   it('shows the issues and the payload as text when it is UTF-8, else base64, and never more than 16 KiB', async () => {
     fx = await authFixture();
@@ -118,6 +270,34 @@ describe('GET /api/v1/dead-letters/:id', () => {
     const bad = await get(tech, '/api/v1/dead-letters/abc');
     expectErrorOnly(bad, 400, 'TRY_ERR_VALIDATION');
     expect(bad.json<{ error: { message: string } }>().error.message).toContain('id');
+  });
+});
+
+describe('a probe of another team (the shared 404 in scope.ts)', () => {
+  it("logs security.scope_refused for another team's dead letter and alert, never for an id that does not exist", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
+    fx = await authFixture({ logger });
+    const foreign = await fx.deadLetter('disp-b1');
+    const alert = fx.raise('home-b1');
+    const tech = await login(fx.app, 'tech-a1');
+    const nurse = await login(fx.app, 'nurse-a1');
+    expectErrorOnly(await get(tech, '/api/v1/dead-letters/99999'), 404, 'TRY_ERR_NOT_FOUND');
+    expectErrorOnly(await get(nurse, '/api/v1/alerts/al-missing'), 404, 'TRY_ERR_NOT_FOUND');
+    expectErrorOnly(await get(tech, `/api/v1/dead-letters/${foreign}`), 404, 'TRY_ERR_NOT_FOUND');
+    expectErrorOnly(await get(nurse, `/api/v1/alerts/${alert}`), 404, 'TRY_ERR_NOT_FOUND');
+    const refused = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.event === 'security.scope_refused')
+      .map(({ actorId, deadLetterId, alertId }) => ({ actorId, deadLetterId, alertId }));
+    expect(refused).toEqual([
+      { actorId: tech.userId, deadLetterId: foreign, alertId: undefined },
+      { actorId: nurse.userId, deadLetterId: undefined, alertId: alert },
+    ]);
+    expect(fx.audit.list({ action: 'alert.view' })).toMatchObject([
+      { targetType: 'alert', targetId: alert, teamId: 'team-b', outcome: 'denied' },
+      { targetType: 'alert', targetId: 'al-missing', teamId: null, outcome: 'denied' },
+    ]);
   });
 });
 

@@ -32,6 +32,13 @@ export interface AlertingDeps {
   readonly rules?: readonly AnyRule[];
   /** InfluxDB unreachable this long → a gateway-health alert. */
   readonly influxDownAlertMs?: number;
+  /**
+   * The outbox channels the gateway will start (`mqtt`, `webhook-<id>`): their cursors are opened before anything
+   * can raise an alert, so a channel's first start misses nothing, and pruning keeps what any of them has pending.
+   */
+  readonly channels?: readonly string[];
+  /** Outbox rows older than this, delivered by every channel, are deleted (default 30 days). */
+  readonly outboxRetentionMs?: number;
 }
 
 export interface Alerting {
@@ -53,12 +60,17 @@ export interface Alerting {
 /** How often a care plan changed by another process (the CLI) is looked for. */
 const CARE_POLL_MS = 1000;
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+/** Outbox pruning: at most this many rows per run (one short transaction), hourly, or after a second while behind. */
+const PRUNE_BATCH = 1000;
+const PRUNE_AGAIN_MS = 1000;
 
 export function startAlerting(deps: AlertingDeps): Alerting {
   const { db, clock, registry, bus, logger } = deps;
   const log = logger.child({ component: 'alerts' });
   const care = createCareStore({ db, now: () => new Date(clock.now()) });
   const alerts = createAlertStore({ db, now: () => clock.now(), ...(deps.policy ? { policy: deps.policy } : {}) });
+  alerts.openOutboxCursors(deps.channels ?? []);
   const notifier = createOutboxNotifier();
   const plans = createPlanCache(db, care);
   const kinds = new Map<string, DeviceKind | undefined>();
@@ -147,6 +159,25 @@ export function startAlerting(deps: AlertingDeps): Alerting {
     armTick();
   }
 
+  let pruneHandle: { cancel(): void } | undefined;
+  const retentionMs = deps.outboxRetentionMs ?? 30 * 24 * HOUR;
+
+  /** Deletes old outbox rows every channel has delivered, a batch per run; a backlog (an upgrade) goes quickly. */
+  function pruneOutbox(): void {
+    pruneHandle = undefined;
+    if (closed) return;
+    let behind = false;
+    try {
+      const names = new Set([...(deps.channels ?? []), ...channels.map((c) => c.name)]);
+      const deleted = alerts.pruneOutbox(new Date(clock.now() - retentionMs), [...names], PRUNE_BATCH);
+      behind = deleted === PRUNE_BATCH;
+      if (deleted > 0) log.info({ event: 'alerts.outbox_pruned', deleted }, 'deleted delivered alert outbox rows past retention');
+    } catch (err) {
+      log.error({ event: 'alerts.outbox_prune_failed', err }, 'could not prune the alert outbox; retrying in an hour');
+    }
+    pruneHandle = clock.setTimer(clock.now() + (behind ? PRUNE_AGAIN_MS : HOUR), pruneOutbox);
+  }
+
   /** After anything that may have written transitions: wake the channels and re-aim the tick. */
   function afterWrites(): void {
     if (!wrote) return;
@@ -199,6 +230,8 @@ export function startAlerting(deps: AlertingDeps): Alerting {
     pollHandle = clock.setTimer(clock.now() + CARE_POLL_MS, poll);
   };
   poll();
+  // The first run a minute after start, so a gateway restarted more often than hourly still prunes.
+  pruneHandle = clock.setTimer(clock.now() + MINUTE, pruneOutbox);
 
   return {
     care,
@@ -238,6 +271,7 @@ export function startAlerting(deps: AlertingDeps): Alerting {
       health.close();
       tickHandle?.cancel();
       pollHandle?.cancel();
+      pruneHandle?.cancel();
       engine.close();
       hub.close();
       await Promise.all(channels.map((c) => c.close()));

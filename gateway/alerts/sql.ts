@@ -82,6 +82,16 @@ const LIST_STATE = `(
   (@state = 'unacknowledged' AND resolved_at IS NULL AND acknowledged_at IS NULL) OR
   (@state = 'acknowledged' AND resolved_at IS NULL AND acknowledged_at IS NOT NULL))`;
 
+/**
+ * A channel's pending entries, oldest first, so it delivers in transition order. Only ids above its cursor
+ * (@after) are read, so the cost is its undelivered window, not everything it ever delivered; NOT EXISTS skips
+ * the entries in that window that were delivered out of order. Exported for the query-plan test.
+ */
+export const PENDING_SQL = `SELECT o.id, o.created_at, o.payload FROM alert_outbox o
+  WHERE o.id > @after
+    AND NOT EXISTS (SELECT 1 FROM alert_outbox_deliveries d WHERE d.channel = @channel AND d.outbox_id = o.id)
+  ORDER BY o.id LIMIT @limit`;
+
 const TRANSITION_SELECT = `
   SELECT t.id, t.alert_id, t.type, t.at, t.actor, t.severity, t.detail, a.team_id, a.home_id, a.rule, a.subject
   FROM alert_transitions t JOIN alerts a ON a.id = t.alert_id`;
@@ -144,18 +154,42 @@ export function createSqliteAlertSql(db: Database) {
     timeline: db.prepare<[string], TransitionRow>(`${TRANSITION_SELECT} WHERE t.alert_id = ? ORDER BY t.id`),
 
     insertOutbox: db.prepare('INSERT INTO alert_outbox (transition_id, team_id, severity, created_at, payload) VALUES (?, ?, ?, ?, ?)'),
-    // Oldest first, so each channel delivers in transition order. Cost grows with rows this channel already
-    // delivered; pruning fully delivered rows bounds it (not built yet).
-    pending: db.prepare<{ channel: string; limit: number }, OutboxRow>(
-      `SELECT o.id, o.created_at, o.payload FROM alert_outbox o
-       WHERE NOT EXISTS (SELECT 1 FROM alert_outbox_deliveries d WHERE d.channel = @channel AND d.outbox_id = o.id)
-       ORDER BY o.id LIMIT @limit`,
-    ),
+    pending: db.prepare<{ channel: string; after: number; limit: number }, OutboxRow>(PENDING_SQL),
     since: db.prepare<{ after: number; limit: number }, OutboxRow>(
       'SELECT o.id, o.created_at, o.payload FROM alert_outbox o WHERE o.id > @after ORDER BY o.id LIMIT @limit',
     ),
-    lastOutboxId: db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM alert_outbox'),
+    // The highest id ever written, even when pruning has deleted it: AUTOINCREMENT keeps it in sqlite_sequence.
+    // An SSE client's Last-Event-ID and a new channel's cursor compare against ids, not against what is left.
+    lastOutboxId: db
+      .prepare<[], number>(
+        `SELECT max(coalesce((SELECT max(id) FROM alert_outbox), 0),
+                    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'alert_outbox'), 0))`,
+      )
+      .pluck(),
+    oldestOutboxId: db.prepare<[], number | null>('SELECT min(id) FROM alert_outbox').pluck(),
     markDelivered: db.prepare('INSERT OR IGNORE INTO alert_outbox_deliveries (channel, outbox_id, delivered_at) VALUES (?, ?, ?)'),
+
+    cursor: db.prepare<[string], number>('SELECT delivered_through FROM alert_outbox_cursors WHERE channel = ?').pluck(),
+    cursors: db.prepare<[], { channel: string; delivered_through: number }>('SELECT channel, delivered_through FROM alert_outbox_cursors'),
+    openCursor: db.prepare<[string, number]>('INSERT OR IGNORE INTO alert_outbox_cursors (channel, delivered_through) VALUES (?, ?)'),
+    // Moves the cursor to just before the first entry above it not delivered for the channel, or to the last entry
+    // when there is none; never backwards (pruning may have deleted the newest rows). The scan stops at the first
+    // gap, so it reads only what was delivered since the cursor last moved.
+    advanceCursor: db.prepare<[string, string]>(
+      `UPDATE alert_outbox_cursors SET delivered_through = max(delivered_through, coalesce(
+         (SELECT o.id - 1 FROM alert_outbox o
+           WHERE o.id > alert_outbox_cursors.delivered_through
+             AND NOT EXISTS (SELECT 1 FROM alert_outbox_deliveries d WHERE d.channel = ? AND d.outbox_id = o.id)
+           ORDER BY o.id LIMIT 1),
+         (SELECT max(id) FROM alert_outbox),
+         delivered_through))
+       WHERE channel = ?`,
+    ),
+    outboxHead: db.prepare<{ through: number; limit: number }, { id: number; created_at: string }>(
+      'SELECT id, created_at FROM alert_outbox WHERE id <= @through ORDER BY id LIMIT @limit',
+    ),
+    deleteDeliveriesThrough: db.prepare<[number]>('DELETE FROM alert_outbox_deliveries WHERE outbox_id <= ?'),
+    deleteOutboxThrough: db.prepare<[number]>('DELETE FROM alert_outbox WHERE id <= ?'),
   };
 
   return {
@@ -211,19 +245,48 @@ export function createSqliteAlertSql(db: Database) {
     insertOutbox(transition: AlertTransition, alert: Alert, createdAt: string): void {
       s.insertOutbox.run(transition.id, alert.teamId, transition.severity, createdAt, JSON.stringify({ transition, alert }));
     },
-    pending(channel: string, limit: number): OutboxEntry[] {
-      return s.pending.all({ channel, limit }).map(toOutboxEntry);
+    /** Entries above `after` this channel has not marked delivered, oldest first. */
+    pending(channel: string, after: number, limit: number): OutboxEntry[] {
+      return s.pending.all({ channel, after, limit }).map(toOutboxEntry);
     },
     /** Entries after an id, oldest first, whoever has delivered them (live streams resume from an id). */
     since(after: number, limit: number): OutboxEntry[] {
       return s.since.all({ after, limit }).map(toOutboxEntry);
     },
     lastOutboxId(): number {
-      return s.lastOutboxId.get()?.id ?? 0;
+      return s.lastOutboxId.get() ?? 0;
+    },
+    /** The smallest id still stored; undefined when the outbox is empty. */
+    oldestOutboxId(): number | undefined {
+      return s.oldestOutboxId.get() ?? undefined;
     },
     /** Returns how many were newly marked (already-delivered ids are ignored: delivery may be retried). */
     markDelivered(channel: string, id: number, at: string): number {
       return s.markDelivered.run(channel, id, at).changes;
+    },
+
+    /** Every id up to the returned one is delivered for the channel; undefined when it has no cursor yet. */
+    cursor(channel: string): number | undefined {
+      return s.cursor.get(channel);
+    },
+    cursors(): Map<string, number> {
+      return new Map(s.cursors.all().map((r) => [r.channel, r.delivered_through]));
+    },
+    /** Creates the channel's cursor at `through` unless it has one. */
+    openCursor(channel: string, through: number): void {
+      s.openCursor.run(channel, through);
+    },
+    advanceCursor(channel: string): void {
+      s.advanceCursor.run(channel, channel);
+    },
+    /** Ids and creation times of the oldest entries up to `through`. */
+    outboxHead(through: number, limit: number): { id: number; createdAt: string }[] {
+      return s.outboxHead.all({ through, limit }).map((r) => ({ id: r.id, createdAt: r.created_at }));
+    },
+    /** Deletes every entry up to `through` and its delivery rows; returns how many entries. */
+    deleteOutboxThrough(through: number): number {
+      s.deleteDeliveriesThrough.run(through);
+      return s.deleteOutboxThrough.run(through).changes;
     },
   };
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
-import { sqliteErrorCode, type Database } from '../db/sqlite.js';
+import type { Database } from '../db/sqlite.js';
 import { createSqliteDeviceStore } from '../devices/store.js';
 import {
   dueSteps,
@@ -10,23 +9,21 @@ import {
   type EscalationPolicyInput,
   type Schedule,
 } from './escalation.js';
+import { fail, guard, iso, parse } from './guard.js';
 import {
   AcknowledgeInputSchema,
-  AlertError,
-  ChannelSchema,
   ListFilterSchema,
   ResolveInputSchema,
   SEVERITY_RANK,
   type AcknowledgeInput,
   type Alert,
-  type AlertErrorCode,
   type AlertTransition,
   type ListFilter,
-  type OutboxEntry,
   type ResolveInput,
   type TransitionDetail,
   type TransitionType,
 } from './model.js';
+import { createOutbox } from './outbox.js';
 import { ReportQuerySchema, summarise, type FollowUpReport, type ReportQuery } from './report.js';
 import { createSqliteAlertSql, type AlertValues } from './sql.js';
 import { AlertSignalSchema, type AlertSignal } from './signal.js';
@@ -34,7 +31,7 @@ import { AlertSignalSchema, type AlertSignal } from './signal.js';
 /*
  * The alert lifecycle (issue 5 item 4): signals in, transitions out. Every state change and its audit row and
  * outbox row are written in one transaction, so a channel can never announce a change that was rolled back,
- * nor miss one that was committed. Delivery itself is the channels' job (they poll pendingOutbox).
+ * nor miss one that was committed. Delivery itself is the channels' job (they poll pendingOutbox: outbox.ts).
  *
  * Style as in gateway/devices/registry.ts: commands throw AlertError for expected failures, look-ups return
  * undefined. Time comes from deps.now (signals carry their own `at`); nothing here starts a timer.
@@ -196,6 +193,8 @@ export function createAlertStore(deps: AlertStoreDeps) {
 
   return {
     policy,
+    // Reading, marking and pruning the outbox: the delivery channels' side (outbox.ts).
+    ...createOutbox({ sql, now: deps.now }),
 
     /** Applies a rule's raise or clear. Returns the transitions it caused (none for a clear with nothing to clear). */
     apply: (input: AlertSignal): AlertTransition[] => {
@@ -273,39 +272,6 @@ export function createAlertStore(deps: AlertStoreDeps) {
     /** Every transition of the alert, oldest first; empty for an unknown id. */
     timeline: (alertId: string): AlertTransition[] => guard('reading a timeline', () => sql.timeline(alertId)),
 
-    /** The oldest entries this channel has not yet marked delivered. */
-    pendingOutbox: (channel: string, limit = 100): OutboxEntry[] => {
-      const ch = parse(ChannelSchema, channel, 'TRY_ERR_ALERT_INVALID_INPUT');
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) fail('TRY_ERR_ALERT_INVALID_INPUT', 'limit must be 1–10000');
-      return guard('reading the outbox', () => sql.pending(ch, limit));
-    },
-
-    /** Entries with an id above `after`, oldest first, for every channel (SSE resumes from Last-Event-ID). */
-    outboxSince: (after: number, limit = 1000): OutboxEntry[] => {
-      if (!Number.isSafeInteger(after) || after < 0) fail('TRY_ERR_ALERT_INVALID_INPUT', 'after must be a non-negative integer');
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) fail('TRY_ERR_ALERT_INVALID_INPUT', 'limit must be 1–10000');
-      return guard('reading the outbox', () => sql.since(after, limit));
-    },
-
-    /** The newest outbox id (0 when empty): where a live stream without Last-Event-ID starts. */
-    lastOutboxId: (): number => guard('reading the outbox', () => sql.lastOutboxId()),
-
-    /**
-     * Call only after the receiver confirmed (telegraf: ack after delivery). Idempotent; returns how many were
-     * newly marked. An id that is not in the outbox is a caller bug and refuses the whole batch.
-     */
-    markDelivered: (channel: string, ids: readonly number[]): number => {
-      const ch = parse(ChannelSchema, channel, 'TRY_ERR_ALERT_INVALID_INPUT');
-      if (!ids.every((id) => Number.isSafeInteger(id) && id > 0))
-        fail('TRY_ERR_ALERT_INVALID_INPUT', 'outbox ids must be positive integers');
-      const at = iso(deps.now());
-      return guard(
-        'marking outbox entries delivered',
-        () => sql.transaction(() => ids.reduce((n, id) => n + sql.markDelivered(ch, id, at), 0)),
-        (code) => (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ? ['TRY_ERR_ALERT_OUTBOX_UNKNOWN', 'unknown outbox id'] : undefined),
-      );
-    },
-
     /** Alerts raised in [from, to), per team, judged at deps.now(). Render with reportToCsv / reportToJson. */
     followUpReport: (query: ReportQuery): FollowUpReport => {
       const q = parse(ReportQuerySchema, query, 'TRY_ERR_ALERT_INVALID_INPUT');
@@ -347,33 +313,4 @@ function keepNewest<T>(old: readonly T[], added: readonly T[], limit: number): {
   const all = [...old, ...added];
   const kept = all.slice(-limit);
   return { kept, dropped: all.length - kept.length };
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function fail(code: AlertErrorCode, message: string): never {
-  throw new AlertError(code, message);
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown, code: AlertErrorCode): z.infer<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue?.path.map(String).join('.') ?? '';
-  throw new AlertError(code, `${field === '' ? '' : `${field}: `}${issue?.message ?? 'invalid input'}`);
-}
-
-/** Translates SQLite failures into AlertError at this boundary, keeping the original as `cause`. */
-function guard<T>(what: string, fn: () => T, onConstraint?: (code: string) => [AlertErrorCode, string] | undefined): T {
-  try {
-    return fn();
-  } catch (err) {
-    const code = sqliteErrorCode(err);
-    if (code === undefined) throw err;
-    const mapped = code.startsWith('SQLITE_CONSTRAINT') ? onConstraint?.(code) : undefined;
-    if (mapped) throw new AlertError(mapped[0], mapped[1], { cause: err });
-    throw new AlertError('TRY_ERR_ALERT_STORAGE', `${what} failed: ${code}`, { cause: err });
-  }
 }

@@ -243,6 +243,11 @@ export const AlertsConfigSchema = z
     influxDownMinutes: Minutes.default(5),
     /** Alerts on `tryggheim/v1/alerts/{teamId}/…` for service accounts (gateway/delivery/mqtt.ts). */
     mqtt: z.strictObject({ enabled: z.boolean().default(true), route: RouteSchema.prefault({}) }).prefault({}),
+    /**
+     * Outbox rows (one per transition, what the channels deliver and live streams resume from) older than this and
+     * delivered by every configured channel are deleted, hourly; rows a channel still has pending are kept.
+     */
+    outboxRetentionDays: z.number().int().min(1).max(3650).default(30),
     /** Signed JSON POSTs to home-service systems (gateway/delivery/webhook.ts); set them in the config file. */
     webhooks: z
       .array(WebhookConfigSchema)

@@ -12,6 +12,7 @@
  *   such a migration sets `rebuildsTables`, and the runner runs `PRAGMA foreign_key_check` before committing.
  */
 import { ALERTS_MIGRATION } from '../alerts/migration.js';
+import { OUTBOX_CURSORS_MIGRATION } from '../alerts/outbox-migration.js';
 import { AUTH_MIGRATION, BOARD_SESSIONS_MIGRATION } from '../auth/migration.js';
 import { CARE_MIGRATION } from '../care/migration.js';
 import { CARE_REVISION_MIGRATION } from '../care/revision-migration.js';
@@ -117,4 +118,5 @@ export const MIGRATIONS: readonly Migration[] = [
   AUTH_MIGRATION,
   BOARD_SESSIONS_MIGRATION,
   REGISTRY_VERSION_MIGRATION,
+  OUTBOX_CURSORS_MIGRATION,
 ];

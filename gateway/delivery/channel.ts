@@ -9,7 +9,7 @@ import { TeamIdSchema } from '../devices/ids.js';
 
 /** What a channel reads and marks: the alert store's outbox (AlertStore satisfies it). */
 export interface OutboxSource {
-  /** Oldest first, entries this channel has not marked delivered. */
+  /** Oldest first, entries this channel has not marked delivered (a channel new to the outbox starts at its end). */
   pendingOutbox(channel: string, limit?: number): OutboxEntry[];
   /** Call only after the receiver confirmed; idempotent. */
   markDelivered(channel: string, ids: readonly number[]): number;

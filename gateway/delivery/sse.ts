@@ -4,7 +4,7 @@ import { routes, type OutboxNotifier, type Route } from './channel.js';
 // The live stream for dashboards (issue 5 item 5): Server-Sent Events straight from the alert outbox. The
 // outbox id is the SSE event id, so a client that reconnects with `Last-Event-ID` gets exactly what it missed,
 // from the database, in order — the stream needs no delivery bookkeeping of its own (a dashboard that was away
-// for a day replays the day, or is told to reload when that is too much).
+// for a day replays the day, or is told to reload when that is too much or when what it missed has been pruned).
 //
 // One hub reads each new outbox row once and fans it out to every connected stream whose scope carries it.
 // better-sqlite3 reads are synchronous, so "replay up to the hub's position, then join the live fan-out" has no
@@ -13,6 +13,8 @@ import { routes, type OutboxNotifier, type Route } from './channel.js';
 export interface SseOutbox {
   outboxSince(after: number, limit?: number): OutboxEntry[];
   lastOutboxId(): number;
+  /** The oldest id still stored (older ones were pruned); undefined when the outbox is empty. */
+  oldestOutboxId(): number | undefined;
 }
 
 export interface SseLogger {
@@ -83,29 +85,40 @@ export function createSseHub(outbox: SseOutbox, notifier: OutboxNotifier, logger
     }
   }
 
+  /** A `reset`: the client reloads its list, and goes on live from the hub's position (its new Last-Event-ID). */
+  function reset(reason: 'replay_too_long' | 'history_pruned', lastEventId: number): StreamMessage {
+    logger.debug({ event: 'sse.reset', reason, behind: cursor - lastEventId }, 'stream client cannot be replayed; told to reload');
+    return { id: String(cursor), event: 'reset', data: { reason, missed: cursor - lastEventId } };
+  }
+
+  /** What a client whose last event was `lastEventId` missed up to the hub's position, in its scope. */
+  function catchUp(scope: StreamScope, lastEventId: number): StreamMessage[] {
+    // Entries right after its last one were pruned (gateway/alerts/outbox.ts keeps a suffix of the outbox):
+    // replaying what is left would hide that it missed some, so it is told to reload instead.
+    const oldest = outbox.oldestOutboxId() ?? cursor + 1;
+    if (lastEventId + 1 < oldest) return [reset('history_pruned', lastEventId)];
+    const replay: StreamMessage[] = [];
+    let after = lastEventId;
+    let seen = 0;
+    while (after < cursor) {
+      const page = outbox.outboxSince(after, PAGE).filter((e) => e.id <= cursor);
+      if (page.length === 0) break;
+      after = page[page.length - 1]?.id ?? cursor;
+      seen += page.length;
+      // Too far behind to replay usefully: tell the client to reload its list, and go on live from here.
+      if (seen > maxReplay) return [reset('replay_too_long', lastEventId)];
+      for (const e of page) if (routes(scope, e)) replay.push(toMessage(e));
+    }
+    return replay;
+  }
+
   const unsubscribe = notifier.subscribe(pump);
 
   return {
     join(client, lastEventId) {
       pump();
       if (lastEventId !== undefined && lastEventId < cursor) {
-        const replay: StreamMessage[] = [];
-        let after = lastEventId;
-        let seen = 0;
-        while (after < cursor) {
-          const page = outbox.outboxSince(after, PAGE).filter((e) => e.id <= cursor);
-          if (page.length === 0) break;
-          after = page[page.length - 1]?.id ?? cursor;
-          seen += page.length;
-          if (seen > maxReplay) {
-            // Too far behind to replay usefully: tell the client to reload its list, and go on live from here.
-            replay.length = 0;
-            replay.push({ id: String(cursor), event: 'reset', data: { reason: 'replay_too_long', missed: cursor - lastEventId } });
-            logger.debug({ event: 'sse.reset', behind: cursor - lastEventId }, 'stream client too far behind; told to reload');
-            break;
-          }
-          for (const e of page) if (routes(client.scope, e)) replay.push(toMessage(e));
-        }
+        const replay = catchUp(client.scope, lastEventId);
         if (replay.length > 0 && !client.push(replay)) return () => undefined;
       }
       clients.add(client);

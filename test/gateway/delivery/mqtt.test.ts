@@ -359,6 +359,8 @@ describe('MQTT alert channel', () => {
     const gotSouth = collect(south);
     await north.subscribeAsync(`${NORTH}/#`, { qos: 1 });
     await south.subscribeAsync(`${SOUTH}/#`, { qos: 1 });
+    // The channel is configured before these alerts (the gateway opens it at start), and starts after them.
+    store.openOutboxCursors([MQTT_CHANNEL]);
     w.act(() => store.apply(signal({ rule: 'low-battery', subject: 'd-1', severity: 'low', kind: 'technical', title: 'Battery low' })));
     w.act(() => store.apply(signal({ rule: 'fall', severity: 'high' })));
     w.act(() => store.apply(signal({ homeId: 'home-0002', rule: 'fall', severity: 'critical' })));

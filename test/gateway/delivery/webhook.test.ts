@@ -249,6 +249,8 @@ describe('webhook channel', () => {
       { id: 'north-urgent', url: r.url, ...FAST, route: { teams: ['team-north'], minSeverity: 'high' } },
       { outbox: s.store, notifier: s.notifier, clock },
     );
+    // Another channel configured alongside it (the gateway opens every configured channel at start).
+    s.store.openOutboxCursors(['webhook-other']);
 
     s.apply(s.signal({ homeId: 'home-0002', rule: 'fall', subject: 'sensor-0002' })); // south, critical
     s.apply(s.signal({ rule: 'low-battery', subject: 'sensor-0001', severity: 'low', kind: 'technical', title: 'Low battery' })); // north, low
@@ -318,6 +320,8 @@ describe('webhook channel and its outbox', () => {
       },
       markDelivered: (ch, ids) => s.store.markDelivered(ch, ids),
     };
+    // Configured before the alert (the gateway opens its channels at start): the alert is pending for it.
+    s.store.openOutboxCursors(['webhook-north']);
     s.apply(s.signal());
     const { ch, logger } = channel({ id: 'north', url: r.url, ...FAST }, { outbox, notifier: s.notifier, clock });
     await until(() => s.store.pendingOutbox(ch.name).length === 0, 'delivered after the outbox recovers', 5000);

@@ -3,10 +3,20 @@ import type { Client } from 'aedes';
 import { createPacketGuard } from './guard.js';
 import type { BrokerLogger } from './log.js';
 import type { MutableStats } from './stats.js';
-import type { BrokerLimits, ListenerName, Principal } from './types.js';
+import type { BrokerLimits, CutReason, ListenerName, Principal } from './types.js';
 
 // Admission and per-connection state, in front of aedes: a connection-rate token bucket, a cap on sockets
-// that have not authenticated yet, the byte-level packet guard, and the cap on filters per SUBSCRIBE.
+// that have not authenticated yet, the byte-level packet guard, and the cap on filters per SUBSCRIBE. And the
+// way out for a client whose credentials stopped being valid while it was connected (`cut`).
+
+/**
+ * What a client presented at CONNECT, kept while it is connected so that `revalidate()` can ask the policy
+ * again when an account is disabled or its secret replaced. In memory only, never logged; zeroed at close.
+ */
+export interface PresentedCredentials {
+  readonly username: string | undefined;
+  readonly password: Buffer | undefined;
+}
 
 export interface ConnState {
   readonly listener: ListenerName;
@@ -17,14 +27,24 @@ export interface ConnState {
   willTopic: string | undefined;
   willQos: number | undefined;
   principal: Principal | undefined;
+  credentials: PresentedCredentials | undefined;
   filterFlood: boolean;
+}
+
+export interface OpenClient {
+  readonly conn: Duplex;
+  readonly state: ConnState;
 }
 
 export interface Connections {
   /** Hands a new socket to aedes, or refuses it. */
   accept(conn: Duplex, remote: string, listener: ListenerName): void;
   state(conn: Duplex | undefined): ConnState | undefined;
-  authenticated(conn: Duplex, principal: Principal): void;
+  authenticated(conn: Duplex, principal: Principal, credentials: PresentedCredentials): void;
+  /** Authenticated connections still open (a snapshot: closing some while walking it is safe). */
+  authenticatedClients(): OpenClient[];
+  /** Closes an authenticated connection whose credentials are no longer valid; false if it was already closed. */
+  cut(client: OpenClient, reason: CutReason): boolean;
   open(): number;
   unauthenticated(): number;
   /** Open sockets whose client authenticated (aedes' own `connectedClients` can overcount, see below). */
@@ -41,6 +61,12 @@ interface Deps {
   logger: BrokerLogger;
   now: () => number;
   handle: (conn: Duplex) => Client;
+}
+
+/** The presented secret lives no longer than the connection. */
+function forget(state: ConnState): void {
+  state.credentials?.password?.fill(0);
+  state.credentials = undefined;
 }
 
 export function createConnections({ limits, stats, logger, now, handle }: Deps): Connections {
@@ -93,6 +119,7 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
         willTopic: undefined,
         willQos: undefined,
         principal: undefined,
+        credentials: undefined,
         filterFlood: false,
       };
       states.set(conn, state);
@@ -101,6 +128,7 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
         live.delete(conn);
         if (state.principal === undefined) unauth -= 1;
         else authed -= 1;
+        forget(state);
       });
 
       const client = handle(conn);
@@ -157,12 +185,41 @@ export function createConnections({ limits, stats, logger, now, handle }: Deps):
       });
     },
     state: (conn) => (conn === undefined ? undefined : states.get(conn)),
-    authenticated(conn, principal) {
+    authenticated(conn, principal, credentials) {
       const state = states.get(conn);
       if (state === undefined || state.principal !== undefined) return;
       state.principal = principal;
+      // A copy: the parser's buffer is not ours to zero, and this one is zeroed when the socket closes.
+      state.credentials = { username: credentials.username, password: credentials.password && Buffer.from(credentials.password) };
       unauth -= 1;
       authed += 1;
+    },
+    authenticatedClients() {
+      const out: OpenClient[] = [];
+      for (const conn of live) {
+        const state = states.get(conn);
+        if (state?.principal !== undefined && !conn.destroyed) out.push({ conn, state });
+      }
+      return out;
+    },
+    cut({ conn, state }, reason) {
+      if (conn.destroyed || state.principal === undefined) return false;
+      stats.clientsCut[reason] += 1;
+      logger.warn(
+        {
+          event: 'security.client_cut',
+          deviceId: state.principal.id,
+          kind: state.principal.kind,
+          reason,
+          remote: state.remote,
+          listener: state.listener,
+        },
+        'MQTT connection closed: its credentials are no longer valid',
+      );
+      // As for a refused packet: the socket goes, aedes cleans the client up and publishes its last will
+      // (`offline`), so the gateway sees the device leave as it would after a power cut.
+      conn.destroy();
+      return true;
     },
     open: () => live.size,
     unauthenticated: () => unauth,

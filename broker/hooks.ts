@@ -134,7 +134,7 @@ export function createHooks({ policy, connections, lockout, limits, stats, logge
         if (st.willTopic !== undefined && !policy.canPublish(result.principal, st.willTopic)) {
           return refuse(client, 'will_denied', RC.NOT_AUTHORIZED, done);
         }
-        connections.authenticated(client.conn, result.principal);
+        connections.authenticated(client.conn, result.principal, { username, password });
         logger.debug(
           { event: 'mqtt.connected', deviceId: result.principal.id, remote: st.remote, listener: st.listener },
           'MQTT client connected',

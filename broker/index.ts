@@ -5,6 +5,7 @@ import { createHooks, principalOf } from './hooks.js';
 import { startListeners } from './listeners.js';
 import { createLockout } from './lockout.js';
 import { createPersistence } from './persistence.js';
+import { createRevalidator } from './revalidate.js';
 import { createStats } from './stats.js';
 import type { BrokerDeps, BrokerHandle, BrokerOptions, Principal } from './types.js';
 
@@ -124,6 +125,12 @@ export async function startBroker(options: BrokerOptions, deps: BrokerDeps): Pro
     stats,
     address: (name) => listeners.address(name),
     isListening: () => !aedes.closed && closing === undefined,
+    cut: (clientId, reason) =>
+      connections
+        .authenticatedClients()
+        .filter((c) => c.state.principal?.id === clientId)
+        .filter((c) => connections.cut(c, reason)).length,
+    revalidate: createRevalidator({ policy, connections, logger }),
     close() {
       closing ??= (async () => {
         connections.stopAccepting();

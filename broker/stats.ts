@@ -24,6 +24,7 @@ export function createStats(
     subscriptionsDenied: 0,
     forwardsDenied: 0,
     messagesDropped: { client_queue_full: 0 },
+    clientsCut: { disabled: 0, secret_changed: 0, removed: 0, principal_changed: 0, refused: 0 },
     ...gauges,
   };
 }

@@ -24,6 +24,20 @@ export type AuthRefusal = 'unknown_device' | 'bad_secret' | 'disabled' | 'missin
 export type AuthResult = { readonly ok: true; readonly principal: Principal } | { readonly ok: false; readonly reason: AuthRefusal };
 
 /**
+ * Why an open connection was closed because its credentials stopped being valid (`BrokerHandle.revalidate`,
+ * `cut`): the account was disabled, its secret replaced, it was removed, or the same credentials now name
+ * another principal (a service account moved to another team). `refused`: any other refusal.
+ */
+export type CutReason = 'disabled' | 'secret_changed' | 'removed' | 'principal_changed' | 'refused';
+
+/** What one `revalidate()` pass did. `errors`: checks that threw; those clients were left connected. */
+export interface RevalidateReport {
+  readonly checked: number;
+  readonly cut: number;
+  readonly errors: number;
+}
+
+/**
  * Checks a device's credentials. The gateway backs it with the device registry; the broker never sees
  * how secrets are stored. Must verify the secret before it reports `disabled`, so that a stranger cannot
  * learn which ids exist.
@@ -120,6 +134,8 @@ export interface BrokerStats {
   subscriptionsDenied: number;
   forwardsDenied: number;
   messagesDropped: Record<'client_queue_full', number>;
+  /** Open connections closed because their credentials stopped being valid. */
+  clientsCut: Record<CutReason, number>;
   /** Sockets currently open, and of those, not yet authenticated. */
   openConnections: () => number;
   unauthenticatedConnections: () => number;
@@ -136,5 +152,16 @@ export interface BrokerHandle {
   address(listener: ListenerName): AddressInfo | undefined;
   /** True while every configured listener is accepting connections. */
   isListening(): boolean;
+  /**
+   * Closes every authenticated connection of this client id now (logged as `security.client_cut`); returns
+   * how many. Its next CONNECT goes through the policy as usual and is told why it is refused.
+   */
+  cut(clientId: string, reason: CutReason): number;
+  /**
+   * Asks the policy again, with the credentials each authenticated client presented at CONNECT, and closes
+   * the connections it now refuses: a disabled device, a replaced secret. Call it when the credential store
+   * changed; the broker does not know when that is.
+   */
+  revalidate(): Promise<RevalidateReport>;
   close(): Promise<void>;
 }

@@ -125,6 +125,12 @@ const LABELLED_COUNTERS = [
     label: 'reason',
     read: (s) => s.messagesDropped,
   },
+  {
+    name: 'tryggheim_mqtt_clients_cut_total',
+    help: 'Open MQTT connections closed because their credentials stopped being valid (disabled, new secret), by reason.',
+    label: 'reason',
+    read: (s) => s.clientsCut,
+  },
 ] as const satisfies readonly LabelledSpec[];
 
 const GAUGES = [

@@ -11,6 +11,8 @@ import type { Database } from '../db/sqlite.js';
 export const AUDIT_ACTIONS = [
   'session.login',
   'session.logout',
+  // A call the guard refused for the caller's role (or a wall-board session's read-only set): detail has the route.
+  'api.request',
   'alert.list',
   'alert.stream',
   'alert.view',

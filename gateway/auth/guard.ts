@@ -2,6 +2,7 @@ import type {} from '@fastify/cookie';
 import type {} from '@fastify/csrf-protection';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import { HttpError } from '../http/errors.js';
+import type { AuditLog } from './audit.js';
 import type { User } from './model.js';
 import { can, PERMISSIONS, scopeOf, type Permission } from './roles.js';
 import type { Session, SessionStore } from './sessions.js';
@@ -20,6 +21,7 @@ import type { UserStore } from './users.js';
  * Swagger UI) are registered in a scope marked by `markRoutesPublic`. A state change (POST, PUT, PATCH,
  * DELETE) by a session needs the session's CSRF token in `x-csrf-token` and, when the browser sends one, an
  * Origin of this host. Team scope is the route's own check (`inScope`, answering 404 for a foreign team).
+ * A caller refused for their role is a security event: logged and written to the audit log (`roleRefused`).
  */
 
 declare module 'fastify' {
@@ -67,6 +69,8 @@ export interface GuardDeps {
   readonly secureCookie: boolean;
   /** HTTP Basic for integrations (service accounts): id and secret → its team, or undefined. */
   readonly serviceAccount?: ((id: string, secret: Buffer) => { teamId: string } | undefined) | undefined;
+  /** Where refusals by role are recorded. */
+  readonly audit: Pick<AuditLog, 'record'>;
 }
 
 export const SESSION_COOKIE = 'tg_sid';
@@ -186,6 +190,25 @@ export function createAuthGuard(deps: GuardDeps | undefined) {
     return { kind: 'service', scope: [account.teamId], actorId: decoded.slice(0, colon), stillValid: () => true };
   }
 
+  /**
+   * A logged-in user whose role (or wall-board session) may not call this route: one log line and one audit
+   * row — who, which route, why — so that someone trying routes beyond their role shows up. The route's
+   * pattern, never the URL (its query) or the body.
+   */
+  function roleRefused(request: FastifyRequest, d: GuardDeps, ctx: UserAuth, permission: Permission): HttpError {
+    const reason = can(ctx.user.role, permission) ? 'board_session' : 'role';
+    const route = request.routeOptions.url ?? '?';
+    const facts = { method: request.method, route, permission, reason, role: ctx.user.role, sessionKind: ctx.session.kind };
+    request.log.info({ event: 'security.forbidden', userId: ctx.actorId, ...facts }, "request refused for the caller's role");
+    try {
+      d.audit.record({ actorType: 'user', actorId: ctx.actorId, action: 'api.request', outcome: 'denied', detail: facts });
+    } catch (err) {
+      // The caller is refused all the same; a refusal must not turn into a 500.
+      request.log.error({ event: 'security.audit_failed', err }, 'audit row for a refusal not written');
+    }
+    return new HttpError('TRY_ERR_FORBIDDEN');
+  }
+
   return {
     onRoute: (route: RouteOptions): void => {
       routes.push(route);
@@ -219,8 +242,12 @@ export function createAuthGuard(deps: GuardDeps | undefined) {
         }
         return done(new HttpError('TRY_ERR_UNAUTHORIZED'));
       }
-      if (ctx.kind === 'user' && !(can(ctx.user.role, auth.permission) && (ctx.session.kind === 'user' || BOARD.has(auth.permission))))
-        return done(new HttpError('TRY_ERR_FORBIDDEN'));
+      if (
+        ctx.kind === 'user' &&
+        deps &&
+        !(can(ctx.user.role, auth.permission) && (ctx.session.kind === 'user' || BOARD.has(auth.permission)))
+      )
+        return done(roleRefused(request, deps, ctx, auth.permission));
       request.auth = ctx;
       if (ctx.kind === 'user' && deps) request.session = csrfAccess(deps.sessions, ctx.session);
       if (!STATE_CHANGING.has(request.method)) return done();

@@ -172,7 +172,11 @@ export function registerDeviceCommands(program: Command, ctx: CliContext): void 
   ] as const) {
     devices
       .command(name)
-      .description(enabled ? 'allow the device to connect again' : 'refuse the device at its next CONNECT (its secret is kept)')
+      .description(
+        enabled
+          ? 'allow the device to connect again'
+          : 'refuse the device (its secret is kept); a running gateway closes its open connection within a second',
+      )
       .argument('<id>')
       .action((id: string) => {
         withRegistry(ctx, (registry) => {

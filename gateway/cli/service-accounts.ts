@@ -72,7 +72,11 @@ export function registerServiceAccountCommands(program: Command, ctx: CliContext
   ] as const) {
     accounts
       .command(name)
-      .description(enabled ? 'allow the account to connect again' : 'refuse the account at its next CONNECT (its secret is kept)')
+      .description(
+        enabled
+          ? 'allow the account to connect again'
+          : 'refuse the account (its secret is kept); a running gateway closes its open connection within a second',
+      )
       .argument('<id>')
       .action((id: string) => {
         withRegistry(ctx, (registry) => {

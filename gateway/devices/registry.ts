@@ -257,7 +257,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
 
     getServiceAccount: (id: string): ServiceAccount | undefined => guard('reading a service account', () => store.getServiceAccount(id)),
 
-    /** Disabling refuses the account at its next CONNECT; a connection already open stays until it drops. */
+    /** Disabling refuses the account at its next CONNECT; a running gateway also closes an open connection (credential-watch.ts). */
     setServiceAccountEnabled: (id: string, enabled: boolean): void => {
       const found = guard('updating a service account', () => store.setServiceEnabled(id, enabled));
       if (!found) fail('TRY_ERR_SERVICE_ACCOUNT_NOT_FOUND', `service account ${id} not found`);

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditLog } from '../auth/audit.js';
@@ -11,7 +12,8 @@ import { errorResponses, HttpError } from './errors.js';
 // The dashboard's login, "who am I" and logout (issue 6 item 2): `POST|GET|DELETE /api/v1/session`.
 // The session id lives only in the HttpOnly cookie; the CSRF token comes in the body and goes back in the
 // `x-csrf-token` header of every state change. Security events are logged (`event: security.*`, user ids only)
-// and written to the audit log.
+// and written to the audit log: every login, refused or not, is one log line and one audit row
+// (`session.login`), never with the password, the username as typed or a session id.
 
 export interface AuthRoutesOptions {
   users: UserStore;
@@ -41,8 +43,31 @@ export const SessionResponseSchema = z.object({
 
 const toSessionUser = (u: User) => ({ id: u.id, username: u.username, displayName: u.displayName, role: u.role, teams: u.teams });
 
+interface Refusal {
+  /** `anonymous` while the password was not right; `user` when it was but the login is still refused. */
+  readonly actorType: 'anonymous' | 'user';
+  readonly userId: string | undefined;
+  /** The log line's outcome: `failed` (credentials), `locked`, `denied` (right password, not allowed). */
+  readonly outcome: 'failed' | 'locked' | 'denied';
+  readonly reason: string;
+  readonly kind: SessionKind;
+}
+
 export const authRoutes: FastifyPluginCallbackZod<AuthRoutesOptions> = (app, opts, done) => {
   const cookie = sessionCookieOptions(opts.secureCookie);
+
+  /** One log line and one audit row for a refused login, whatever refused it. */
+  function refused(request: FastifyRequest, r: Refusal): void {
+    const board: Record<string, string> = r.kind === 'board' ? { sessionKind: r.kind } : {};
+    request.log.info({ event: 'security.login', outcome: r.outcome, reason: r.reason, userId: r.userId, ...board }, 'login refused');
+    opts.audit.record({
+      actorType: r.actorType,
+      actorId: r.userId ?? null,
+      action: 'session.login',
+      outcome: r.outcome === 'denied' ? 'denied' : 'failed',
+      detail: { reason: r.reason, locked: r.outcome === 'locked', ...board },
+    });
+  }
 
   app.post(
     '/api/v1/session',
@@ -60,28 +85,27 @@ export const authRoutes: FastifyPluginCallbackZod<AuthRoutesOptions> = (app, opt
       const before = request.cookies[SESSION_COOKIE];
       if (before !== undefined) opts.sessions.destroy(before);
 
+      const kind: SessionKind = request.body.board ? 'board' : 'user';
       const result = await opts.users.login(request.body.username, request.body.password);
       if (!result.ok) {
         const locked = result.lockedUntil !== undefined;
-        request.log.info(
-          { event: 'security.login', outcome: locked ? 'locked' : 'failed', reason: result.reason, userId: result.userId },
-          'login refused',
-        );
-        opts.audit.record({
+        refused(request, {
           actorType: 'anonymous',
-          actorId: result.userId ?? null,
-          action: 'session.login',
-          outcome: 'failed',
-          detail: { reason: result.reason, locked },
+          userId: result.userId,
+          outcome: locked ? 'locked' : 'failed',
+          reason: result.reason,
+          kind,
         });
         if (result.lockedUntil === undefined) throw new HttpError('TRY_ERR_LOGIN_FAILED');
         const seconds = Math.max(1, Math.ceil((result.lockedUntil - opts.now()) / 1000));
         throw new HttpError('TRY_ERR_LOCKED', { 'retry-after': String(Math.min(seconds, 24 * 3600)) });
       }
 
-      const kind: SessionKind = request.body.board ? 'board' : 'user';
       // A board shows alerts: only for those who may read them.
-      if (kind === 'board' && !can(result.user.role, 'alerts.read')) throw new HttpError('TRY_ERR_FORBIDDEN');
+      if (kind === 'board' && !can(result.user.role, 'alerts.read')) {
+        refused(request, { actorType: 'user', userId: result.user.id, outcome: 'denied', reason: 'role', kind });
+        throw new HttpError('TRY_ERR_FORBIDDEN');
+      }
       const { id, session } = opts.sessions.create(result.user.id, kind);
       void reply.setCookie(SESSION_COOKIE, id, cookie);
       request.session = csrfAccess(opts.sessions, session);

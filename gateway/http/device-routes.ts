@@ -13,7 +13,8 @@ import { auditFor, deviceTeam, requireTeams, visibleDevice, visibleHome } from '
 // Devices for technicians and admins (issue 6 item 1): health with filters, moving a device to another home,
 // switching it off and on, and a new secret. A device is its home's team's; one in stock is an admin's only
 // (gateway/http/scope.ts). Every view and change is audited — a new secret without the secret. As with the CLI,
-// disabling and a new secret take effect at the device's next CONNECT: an open connection is not cut.
+// disabling and a new secret refuse the device's next CONNECT and, within about a second, close the connection
+// it has open (gateway/devices/credential-watch.ts notices the registry change; the broker cuts the client).
 
 export interface DeviceRoutesOptions extends HealthSources {
   registry: Pick<DeviceRegistry, 'getHome' | 'getDevice' | 'listDevices' | 'assign' | 'setEnabled' | 'rotateSecret'>;
@@ -137,7 +138,9 @@ export const deviceRoutes: FastifyPluginCallbackZod<DeviceRoutesOptions & { audi
       {
         config: { auth: { permission: 'devices.write' } },
         schema: {
-          summary: enabled ? 'Let the device connect again' : 'Refuse the device from its next CONNECT (its data and history stay)',
+          summary: enabled
+            ? 'Let the device connect again'
+            : 'Refuse the device: its open connection is closed within about a second and its next CONNECT refused (its data and history stay)',
           tags: ['devices'],
           params: DeviceParamsSchema,
           response: { 200: DeviceResponseSchema, ...errorResponses },
@@ -157,7 +160,8 @@ export const deviceRoutes: FastifyPluginCallbackZod<DeviceRoutesOptions & { audi
     {
       config: { auth: { permission: 'devices.write' } },
       schema: {
-        summary: 'A new secret for the device, shown once in this answer; the old one stops working at its next CONNECT',
+        summary:
+          'A new secret for the device, shown once in this answer; the old one stops working at once (an open connection is closed within about a second)',
         tags: ['devices'],
         params: DeviceParamsSchema,
         response: { 200: DeviceResponseSchema.extend({ secret: z.string() }), ...errorResponses },

@@ -26,6 +26,7 @@ function stubStats() {
     subscriptionsDenied: 1,
     forwardsDenied: 9,
     messagesDropped: { client_queue_full: 8 },
+    clientsCut: { disabled: 2, secret_changed: 1, removed: 0, principal_changed: 0, refused: 0 },
     openConnections: () => gauges.open,
     unauthenticatedConnections: () => gauges.unauthenticated,
     connectedClients: () => gauges.clients,
@@ -56,6 +57,8 @@ describe('gateway metrics from a stub stats object', () => {
     expect(lines).toContain('tryggheim_mqtt_subscriptions_denied_total 1');
     expect(lines).toContain('tryggheim_mqtt_forwards_denied_total 9');
     expect(lines).toContain('tryggheim_mqtt_messages_dropped_total{reason="client_queue_full"} 8');
+    expect(lines).toContain('tryggheim_mqtt_clients_cut_total{reason="disabled"} 2');
+    expect(lines).toContain('tryggheim_mqtt_clients_cut_total{reason="secret_changed"} 1');
 
     for (const name of [
       'tryggheim_mqtt_connections_accepted_total',
@@ -67,6 +70,7 @@ describe('gateway metrics from a stub stats object', () => {
       'tryggheim_mqtt_subscriptions_denied_total',
       'tryggheim_mqtt_forwards_denied_total',
       'tryggheim_mqtt_messages_dropped_total',
+      'tryggheim_mqtt_clients_cut_total',
     ]) {
       expect(lines, name).toContain(`# TYPE ${name} counter`);
     }

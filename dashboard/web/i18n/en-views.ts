@@ -83,7 +83,8 @@ export const enViews: typeof nbViews = {
     disableLabel: (id) => `Disable device ${id}`,
     rotate: 'New secret',
     rotateLabel: (id) => `New secret for ${id}`,
-    rotateConfirm: (id) => `Make a new secret for ${id}? The old one stops working at its next connection.`,
+    rotateConfirm: (id) =>
+      `Make a new secret for ${id}? The old one stops working at once, and the device is disconnected until it has the new one.`,
     newSecret: (id) => `New secret for ${id}`,
     secretOnce: 'Shown only now. Put it into the device before you close this.',
     copy: 'Copy',
@@ -94,7 +95,7 @@ export const enViews: typeof nbViews = {
     choose: 'Choose a home',
     assignSubmit: 'Move',
     enabled: (id) => `${id} is enabled.`,
-    disabledDone: (id) => `${id} is disabled from its next connection.`,
+    disabledDone: (id) => `${id} is disabled: it is disconnected within seconds and cannot connect again.`,
     assigned: (id, home) => `${id} moved to ${home}.`,
     failed: (reason) => `Not done: ${reason}`,
   },

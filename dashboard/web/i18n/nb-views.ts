@@ -85,7 +85,8 @@ export const nbViews = {
     disableLabel: (id: string) => `Deaktiver enheten ${id}`,
     rotate: 'Ny hemmelighet',
     rotateLabel: (id: string) => `Lag ny hemmelighet for ${id}`,
-    rotateConfirm: (id: string) => `Lage ny hemmelighet for ${id}? Den gamle slutter å virke ved neste tilkobling.`,
+    rotateConfirm: (id: string) =>
+      `Lage ny hemmelighet for ${id}? Den gamle slutter å virke med en gang, og enheten kobles fra til den har fått den nye.`,
     newSecret: (id: string) => `Ny hemmelighet for ${id}`,
     secretOnce: 'Vises bare nå. Legg den inn i enheten før du lukker.',
     copy: 'Kopier',
@@ -96,7 +97,7 @@ export const nbViews = {
     choose: 'Velg hjem',
     assignSubmit: 'Flytt',
     enabled: (id: string) => `${id} er aktivert.`,
-    disabledDone: (id: string) => `${id} er deaktivert fra neste tilkobling.`,
+    disabledDone: (id: string) => `${id} er deaktivert: den kobles fra i løpet av sekunder og kan ikke koble til igjen.`,
     assigned: (id: string, home: string) => `${id} er flyttet til ${home}.`,
     failed: (reason: string) => `Ikke utført: ${reason}`,
   },

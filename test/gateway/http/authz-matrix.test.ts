@@ -260,8 +260,15 @@ describe('authorization matrix from the route table', () => {
         const s = sessions.get(role) as LoggedIn;
         const label = `${key(r)} as ${role}`;
         if (!c.allowed.includes(role)) {
+          const mark = fx.audit.list({ limit: 1 })[0]?.id ?? 0;
           const res = await send(r.method, c.foreign?.() ?? c.own(), asUser(s));
           expectErrorOnly(res, 403, 'TRY_ERR_FORBIDDEN');
+          // A refusal by role is a security event: exactly one audit row, naming the caller and the route.
+          const rows = fx.audit.list({ limit: 10 }).filter((e) => e.id > mark);
+          expect(
+            rows.map((e) => [e.actorId, e.action, e.outcome, e.detail.method, e.detail.route, e.detail.reason]),
+            label,
+          ).toEqual([[s.userId, 'api.request', 'denied', r.method, r.url, 'role']]);
           continue;
         }
         if (c.foreign === null || role === 'admin') continue; // no team named, or every team is the admin's

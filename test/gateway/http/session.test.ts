@@ -12,6 +12,14 @@ afterEach(async () => {
 
 const whoami = (cookie: string) => fx.app.inject({ method: 'GET', url: '/api/v1/session', headers: { cookie } });
 const sessionRows = (): number => fx.db.prepare('SELECT count(*) FROM user_sessions').pluck().get() as number;
+/** The newest audit row's id (0 for none): rows after it are what a request wrote. */
+const lastAuditId = (): number => fx.audit.list({ limit: 1 })[0]?.id ?? 0;
+const auditSince = (id: number) => fx.audit.list({ limit: 100 }).filter((e) => e.id > id);
+/** A logger whose JSON lines the test reads. */
+function capturedLog(): { logger: ReturnType<typeof createLogger>; lines: string[] } {
+  const lines: string[] = [];
+  return { logger: createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } }), lines };
+}
 
 describe('POST /api/v1/session (login)', () => {
   it('answers the user and a CSRF token, and sets tg_sid HttpOnly; Secure; SameSite=Strict; Path=/ (cookie@2 on this Node)', async () => {
@@ -225,6 +233,12 @@ describe('sessions', () => {
     });
     expectErrorOnly(ack, 403, 'TRY_ERR_FORBIDDEN');
     expectErrorOnly(await fx.app.inject({ method: 'GET', url: '/api/v1/homes/home-a1', headers: { cookie } }), 403, 'TRY_ERR_FORBIDDEN');
+    // Refused for the session's kind, not the nurse's role: audited as such, once per refusal.
+    const boardRefusals = fx.audit.list({ action: 'api.request' }).map((e) => [e.outcome, e.detail.route, e.detail.reason]);
+    expect(boardRefusals.reverse()).toEqual([
+      ['denied', '/api/v1/alerts/:id/ack', 'board_session'],
+      ['denied', '/api/v1/homes/:id', 'board_session'],
+    ]);
     // A user session of the same nurse still follows up.
     const user = await login(fx.app, 'nurse-a1');
     const ackByUser = await fx.app.inject({
@@ -239,15 +253,76 @@ describe('sessions', () => {
     expectErrorOnly(await list(), 401, 'TRY_ERR_UNAUTHORIZED');
   });
 
-  it('refuses a wall-board session to a role that may not read alerts (technician)', async () => {
-    fx = await authFixture();
+  it('refuses a wall-board session to a role that may not read alerts (technician): one audit row and log line, no password', async () => {
+    const log = capturedLog();
+    fx = await authFixture({ logger: log.logger });
+    const techId = fx.users.list().find((u) => u.username === 'tech-a1')?.id;
+    const mark = lastAuditId();
     const res = await fx.app.inject({
       method: 'POST',
       url: '/api/v1/session',
       payload: { username: 'tech-a1', password: PASSWORD, board: true },
     });
     expectErrorOnly(res, 403, 'TRY_ERR_FORBIDDEN');
+    expect(res.headers['set-cookie']).toBeUndefined();
     expect(sessionRows()).toBe(0);
+    // The password was right, so the refusal names the user; it is a denial, not a failed login.
+    expect(auditSince(mark)).toEqual([
+      expect.objectContaining({
+        actorType: 'user',
+        actorId: techId,
+        action: 'session.login',
+        outcome: 'denied',
+        detail: { reason: 'role', locked: false, sessionKind: 'board' },
+      }),
+    ]);
+    const logins = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'security.login');
+    expect(logins).toEqual([expect.objectContaining({ outcome: 'denied', reason: 'role', userId: techId, sessionKind: 'board' })]);
+    expect(log.lines.join('')).not.toContain(PASSWORD);
+    expect(JSON.stringify(fx.audit.list())).not.toContain(PASSWORD);
+  });
+
+  it('a refused wall-board login with a wrong password is audited like any failed login (one row, board noted)', async () => {
+    fx = await authFixture();
+    const mark = lastAuditId();
+    const res = await fx.app.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      payload: { username: 'nurse-a1', password: 'not the password at all', board: true },
+    });
+    expectErrorOnly(res, 401, 'TRY_ERR_LOGIN_FAILED');
+    expect(auditSince(mark)).toEqual([
+      expect.objectContaining({
+        actorType: 'anonymous',
+        action: 'session.login',
+        outcome: 'failed',
+        detail: { reason: 'bad_password', locked: false, sessionKind: 'board' },
+      }),
+    ]);
+  });
+
+  it("a 403 for the caller's role writes one audit row and one log line: who, which route, why; no session id", async () => {
+    const log = capturedLog();
+    fx = await authFixture({ logger: log.logger });
+    const s = await login(fx.app, 'nurse-a1');
+    const mark = lastAuditId();
+    const res = await fx.app.inject({ method: 'GET', url: '/api/v1/devices?team=team-a', headers: { cookie: s.cookie } });
+    expectErrorOnly(res, 403, 'TRY_ERR_FORBIDDEN');
+    expect(auditSince(mark)).toEqual([
+      expect.objectContaining({
+        actorType: 'user',
+        actorId: s.userId,
+        action: 'api.request',
+        outcome: 'denied',
+        detail: { method: 'GET', route: '/api/v1/devices', permission: 'devices.read', reason: 'role', role: 'nurse', sessionKind: 'user' },
+      }),
+    ]);
+    const refusals = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'security.forbidden');
+    expect(refusals).toEqual([expect.objectContaining({ userId: s.userId, route: '/api/v1/devices', reason: 'role' })]);
+    for (const secret of [s.sid, s.csrf, PASSWORD]) {
+      expect(log.lines.join('')).not.toContain(secret);
+      expect(JSON.stringify(fx.audit.list())).not.toContain(secret);
+    }
   });
 
   it("refuses a disabled user's existing session at the next request", async () => {

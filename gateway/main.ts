@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js';
 import { databasePath, openDatabase, type Database } from './db/sqlite.js';
 import { createHealthIndex, type HealthIndex } from './devices/health.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
+import { watchCredentials, type CredentialWatch } from './devices/credential-watch.js';
 import { createDeadLetters } from './ingest/dead-letters.js';
 import { openJournal, type Journal } from './ingest/journal.js';
 import { startAppendThread } from './ingest/journal-append.js';
@@ -22,13 +23,16 @@ import { buildApp } from './http/app.js';
 import { startHttpServer, type HttpServerHandle } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { escalationPolicy, startAlerting, type Alerting } from './alerting.js';
-import { brokerPublisher, createMqttAlertChannel } from './delivery/mqtt.js';
-import { createWebhookChannel } from './delivery/webhook.js';
+import { brokerPublisher, createMqttAlertChannel, MQTT_CHANNEL } from './delivery/mqtt.js';
+import { channelName, createWebhookChannel } from './delivery/webhook.js';
 import { systemClock, type GatewayClock } from './clock.js';
 import { createMetrics } from './metrics.js';
 
 // The composition root: the only place that knows every part. Start order is database → broker → HTTP, so
 // /readyz never says ready before devices can connect; stop order is the reverse.
+
+/** A shutdown step taking longer than this is logged by name (`gateway.close_slow`). */
+const CLOSE_SLOW_MS = 5000;
 
 export interface Gateway {
   readonly config: Readonly<Config>;
@@ -81,6 +85,9 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     logger,
     policy: escalationPolicy(config.alerts.escalation),
     influxDownAlertMs: config.alerts.influxDownMinutes * 60_000,
+    // The channels started below, by outbox name: opened now, before the journal replay can raise an alert.
+    channels: [...config.alerts.webhooks.map((w) => channelName(w.id)), ...(config.alerts.mqtt.enabled ? [MQTT_CHANNEL] : [])],
+    outboxRetentionMs: config.alerts.outboxRetentionDays * 24 * 60 * 60_000,
   });
 
   // The journal's writes — appends (what each PUBACK waits for), deletes after InfluxDB confirmed, cursors —
@@ -120,6 +127,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
 
   let broker: BrokerHandle | undefined;
   let http: HttpServerHandle | undefined;
+  let credentialWatch: CredentialWatch | undefined;
   try {
     broker = await startBroker(config.broker, {
       policy: devicePolicy(registry.authenticate),
@@ -133,6 +141,8 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       },
     });
     const brokerRef = broker;
+    // Disabling a device or replacing its secret (HTTP API or CLI) cuts its open connection within a second.
+    credentialWatch = watchCredentials({ db, revalidate: () => brokerRef.revalidate(), logger: logger.child({ component: 'broker' }) });
     const metrics = createMetrics({ brokerStats: () => brokerRef.stats, ingestStats: () => ingest.stats });
     // The dashboard's reads from InfluxDB (home pages, charts), with a timeout a page can wait for.
     const influxReads =
@@ -174,7 +184,8 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
       teams: { listHomes: () => registry.listHomes() },
     });
     http = await startHttpServer(app, config.http);
-    // Delivery channels start once the broker is up; they deliver what the outbox holds from before too.
+    // Delivery channels start once the broker is up; they deliver what the outbox holds from before too (from
+    // their cursor; a channel new to this database from where the outbox ended when the gateway started).
     alerting.addChannels(
       config.alerts.webhooks.map((w) =>
         createWebhookChannel(w, {
@@ -204,6 +215,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     }
   } catch (err) {
     offHealth();
+    await credentialWatch?.close();
     await alerting.close();
     await broker?.close();
     await ingest.stop();
@@ -224,6 +236,7 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
 
   const brokerHandle = broker;
   const httpHandle = http;
+  const watchHandle = credentialWatch;
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -239,15 +252,29 @@ export async function startGateway(config: Readonly<Config>, opts: GatewayOption
     clock,
     http: { address: httpHandle.address },
     close() {
+      // Each step says so when it takes long: a shutdown that hangs must name what it waits for.
+      const step = async (name: string, fn: () => unknown): Promise<void> => {
+        const slow = setTimeout(
+          () => logger.warn({ event: 'gateway.close_slow', step: name }, 'shutdown step still running'),
+          CLOSE_SLOW_MS,
+        );
+        slow.unref();
+        try {
+          await fn();
+        } finally {
+          clearTimeout(slow);
+        }
+      };
       closing ??= (async () => {
-        await httpHandle.close();
+        await step('http', () => httpHandle.close());
+        await step('credential-watch', () => watchHandle.close());
         offHealth();
-        await alerting.close();
+        await step('alerting', () => alerting.close());
         // PUBACKs held back by backpressure must go out, or closing the broker waits for them forever.
-        await brokerHandle.close();
-        await ingest.stop();
-        await influx?.close();
-        await writer.close();
+        await step('broker', () => brokerHandle.close());
+        await step('ingest', () => ingest.stop());
+        await step('influx', () => influx?.close());
+        await step('journal-writer', () => writer.close());
         resolver.close();
         journal.close();
         db.close();

@@ -95,6 +95,11 @@ export function startAlerting(deps: AlertingDeps): Alerting {
     logger: log,
     homes: () => registry.listHomes().map((h) => h.id),
     deviceKind,
+    openFailures: () =>
+      alerts
+        .list({ state: 'active', limit: 5000 })
+        .filter((a) => a.rule === 'rule-failure' && a.homeId !== null)
+        .map((a) => ({ homeId: a.homeId ?? '', subject: a.subject })),
     onSignal(signal) {
       logTransitions(alerts.apply(signal));
       wrote = true;

@@ -42,6 +42,11 @@ export interface RuleEngineDeps {
   readonly scheduleHorizonMs?: number;
   /** How often the schedules are extended. Default 6 h, well inside the horizon. */
   readonly rearmEveryMs?: number;
+  /**
+   * The rule-failure alerts still active from before a restart (`subject` = the rule's id): the rule's next
+   * good step clears them, as it would have before the restart.
+   */
+  readonly openFailures?: () => Iterable<{ homeId: string; subject: string }>;
 }
 
 export interface RuleEngine {
@@ -320,6 +325,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
 
   return {
     start() {
+      for (const f of deps.openFailures?.() ?? []) failing.add(`${f.subject}|${f.homeId}`);
       for (const row of q.allTimers.all()) arm(row);
       armAllSchedules();
       rearmLoop();

@@ -78,6 +78,18 @@ describe('rule engine', () => {
     expect(h.cleared('rule-failure')).toMatchObject([{ subject: 'panic' }]);
   });
 
+  it("a rule-failure alert still active from before a restart clears on the rule's next good step", () => {
+    const a = harness({ start: T, plans: [plan({ doses: [] })], rules: [counter] });
+    a.send('p-1', { type: 'alarm', kind: 'panic', state: 'cleared' });
+    expect(a.raised('rule-failure')).toHaveLength(1);
+    a.engine.close();
+    // A new process on the same database, told by the alert store what is still open.
+    const still = a.raised('rule-failure').map((s) => ({ homeId: s.homeId ?? '', subject: s.subject }));
+    const b = harness({ start: T, plans: [plan({ doses: [] })], rules: [counter], db: a.db, clock: a.clock, openFailures: () => still });
+    b.send('p-1', { type: 'alarm', kind: 'panic', state: 'active' });
+    expect(b.cleared('rule-failure')).toMatchObject([{ subject: 'panic', homeId: 'h001' }]);
+  });
+
   it('an invalid override falls back to the defaults, with a warning', () => {
     const h = harness({ start: T, plans: [plan({ doses: [], overrides: { 'door-left-open': { minutes: 'ten' } } })] });
     h.send('door-1', { type: 'lock', kind: 'opened' });

@@ -65,6 +65,7 @@ export function harness(opts: {
   db?: Database;
   clock?: VirtualClock;
   autoStart?: boolean;
+  openFailures?: () => Iterable<{ homeId: string; subject: string }>;
 }): Harness {
   const clock = opts.clock ?? virtualClock(opts.start);
   const db = opts.db ?? openDatabase(':memory:');
@@ -84,6 +85,7 @@ export function harness(opts: {
     onSignal: (s) => signals.push(s),
     logger,
     homes: () => plans.map((p) => p.homeId),
+    ...(opts.openFailures ? { openFailures: opts.openFailures } : {}),
   });
   if (opts.autoStart !== false) engine.start();
   return {

@@ -18,6 +18,7 @@ import { CARE_MIGRATION } from '../care/migration.js';
 import { CARE_REVISION_MIGRATION } from '../care/revision-migration.js';
 import { SERVICE_ACCOUNTS_MIGRATION } from '../devices/service-migration.js';
 import { REGISTRY_VERSION_MIGRATION } from '../devices/version-migration.js';
+import { SERVICE_ACCOUNTS_VERSION_MIGRATION } from '../devices/service-version-migration.js';
 import { RULES_MIGRATION } from '../rules/migration.js';
 
 export interface Migration {
@@ -119,4 +120,5 @@ export const MIGRATIONS: readonly Migration[] = [
   BOARD_SESSIONS_MIGRATION,
   REGISTRY_VERSION_MIGRATION,
   OUTBOX_CURSORS_MIGRATION,
+  SERVICE_ACCOUNTS_VERSION_MIGRATION,
 ];

@@ -7,12 +7,10 @@ import type { Logger } from '../log.js';
 // at CONNECT only; this watch notices that the registry changed and has the broker ask its policy again for
 // every connected client (`BrokerHandle.revalidate`), which cuts those now refused.
 //
-// The signal is read from the gateway's own connection, which sees other processes' commits (WAL, no open
-// transaction), once a second — two small reads — and a pass runs only when it moved:
-// - devices: the `registry_version` counter the ingest resolver also watches (triggers on devices,
-//   assignments and bridge children, gateway/devices/version-migration.ts), whoever wrote;
-// - service accounts: their table has no such trigger, and is small (one row per integration), so its
-//   id, enabled flag and secret hash are read as they are. A trigger in a later migration could replace this.
+// The signal is the `registry_version` counter the ingest resolver also watches: triggers on devices,
+// assignments, bridge children and service accounts move it, whoever wrote (gateway/devices/version-migration.ts,
+// service-version-migration.ts). It is read from the gateway's own connection, which sees other processes'
+// commits (WAL, no open transaction), once a second, and a pass runs only when it moved.
 
 const DEFAULT_INTERVAL_MS = 1000;
 
@@ -31,12 +29,7 @@ export interface CredentialWatch {
 export function watchCredentials(deps: CredentialWatchDeps): CredentialWatch {
   const intervalMs = deps.intervalMs ?? DEFAULT_INTERVAL_MS;
   const versionStmt = deps.db.prepare<[], number>('SELECT version FROM registry_version WHERE id = 1').pluck();
-  const servicesStmt = deps.db
-    .prepare<[], string | null>(
-      "SELECT group_concat(id || ':' || enabled || ':' || secret_hash, ',') FROM (SELECT id, enabled, secret_hash FROM service_accounts ORDER BY id)",
-    )
-    .pluck();
-  const signal = (): string => `${String(versionStmt.get())}|${servicesStmt.get() ?? ''}`;
+  const signal = (): number => versionStmt.get() ?? 0;
 
   let seen = signal();
   let stopped = false;

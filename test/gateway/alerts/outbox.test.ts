@@ -124,7 +124,7 @@ describe('migration 11 on an existing database', () => {
     });
     v10.close();
 
-    const db = openDatabase(path);
+    const db = openDatabase(path, { migrations: MIGRATIONS.filter((m) => m.version <= 11) });
     try {
       expect(schemaVersion(db)).toBe(11);
       const cursors = db.prepare('SELECT channel, delivered_through FROM alert_outbox_cursors ORDER BY channel').raw().all();

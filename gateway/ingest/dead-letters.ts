@@ -87,6 +87,12 @@ export interface DeadLetterFilter {
   limit?: number | undefined;
 }
 
+/**
+ * A counter in the journal's cursors table that every replay moves: the running gateway's ingest watches it to
+ * pick up replayed entries and to recount the journal (its counters follow only its own writes).
+ */
+export const REPLAYS_CURSOR = 'replays';
+
 export function createDeadLetters(journal: Journal, now: () => number = Date.now) {
   const { db } = journal;
   const where = (f: DeadLetterFilter): { sql: string; args: unknown[] } => {
@@ -112,6 +118,10 @@ export function createDeadLetters(journal: Journal, now: () => number = Date.now
     'INSERT INTO journal (received_at, principal_kind, principal_id, subtopic, qos, payload) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const markReplayed = db.prepare('UPDATE dead_letters SET replayed_at = ? WHERE id = ?');
+  // Tells a running gateway, whichever process replayed, that the journal grew behind its back (REPLAYS_CURSOR).
+  const countReplay = db.prepare(
+    `INSERT INTO cursors (name, seq) VALUES ('${REPLAYS_CURSOR}', 1) ON CONFLICT (name) DO UPDATE SET seq = seq + 1`,
+  );
   // One statement per combination of filters (at most 16), prepared once: a list can run several per request.
   const listStmts = new Map<string, BetterSqlite3.Statement<unknown[], SummaryRow>>();
   const listStmt = (sql: string) => {
@@ -161,6 +171,7 @@ export function createDeadLetters(journal: Journal, now: () => number = Date.now
           replayed.push(id);
         }
       }
+      if (replayed.length > 0) countReplay.run();
       return { replayed, skipped };
     }),
     ids(filter: DeadLetterFilter): number[] {

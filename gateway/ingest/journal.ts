@@ -49,6 +49,12 @@ export interface Journal {
   dropOldestTelemetry(target: number, upTo: number, isTelemetry: (entry: JournalEntry) => boolean): number;
   bytes(): number;
   count(): number;
+  /**
+   * Reads the row and byte counts from SQLite again. `bytes()` and `count()` follow this process's own writes;
+   * entries put back by a dead-letter replay (another connection) were not counted, and their removal after
+   * InfluxDB confirmed them would leave the counts low. Off by at most the writes in flight at the moment.
+   */
+  recount(): void;
   /** Persisted cursor of the rule-engine pass, so events are not re-emitted after a restart. */
   getCursor(name: string): number;
   setCursor(name: string, seq: number): void;
@@ -268,7 +274,8 @@ export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal
   const getCursorStmt = db.prepare('SELECT seq FROM cursors WHERE name = ?');
   const setCursorStmt = maint.prepare('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq');
 
-  const totals = db.prepare('SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM journal').get() as { n: number; b: number };
+  const totalsStmt = db.prepare<[], { n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM journal');
+  const totals = totalsStmt.get() ?? { n: 0, b: 0 };
   let rows = totals.n;
   let bytes = totals.b;
 
@@ -355,6 +362,11 @@ export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal
     },
     bytes: () => bytes,
     count: () => rows,
+    recount() {
+      const t = totalsStmt.get() ?? { n: 0, b: 0 };
+      rows = t.n;
+      bytes = t.b;
+    },
     getCursor(name) {
       return (getCursorStmt.get(name) as { seq: number } | undefined)?.seq ?? 0;
     },

@@ -1,49 +1,18 @@
-import type { MqttClient } from 'mqtt';
-import { connectClient, reasonOf } from './mqtt-connect.js';
+import { reasonOf } from './mqtt-connect.js';
+import { createLanes, type Lane, type PlayCounters } from './play-lane.js';
 import { recordActions } from './recording.js';
 import type { PlayedMessage, PlayOptions, PlayProgress, PlaySink, PlaySummary, PublishAction } from './play-types.js';
-import { statusTopic, type Action, type ClientKind } from './types.js';
+import type { Action } from './types.js';
 
 export type { PlayedMessage, PlayOptions, PlayProgress, PlaySink, PlaySummary, PublishAction };
 
 // Plays one time-ordered Action stream over MQTT (README.md "One stream, one player"): scenarios, recordings
-// and hand-built lists all come through here. One mqtt.js client per MQTT client id, each with its own lane:
-// a lane runs its client's actions strictly in order, lanes run side by side, and the stream is read only
-// as fast as the clock allows and the lanes keep up (bounded queues, bounded in-flight publishes).
-//
-// mqtt.js runs with reconnectPeriod 0 and the player reconnects itself: with its own reconnect, mqtt.js 5.16
-// fails the publishes it had queued with "Connection closed" when a reconnect fails, and nothing resends
-// them. Here every publish stays in the lane's `unacked` map until its PUBACK; whatever was not acked when a
-// connection went away is resent, first and in order, on the client's next connection (counted as retried).
+// and hand-built lists all come through here. One mqtt.js client per MQTT client id, each with its own lane
+// (play-lane.ts: connection, ordered publishes, acks, reconnects and resends): a lane runs its client's actions
+// strictly in order, lanes run side by side, and the stream is read only as fast as the clock allows and the
+// lanes keep up (bounded queues, bounded in-flight publishes). This file paces the stream, settles, drains,
+// closes the clients and sums up the run.
 
-interface Entry {
-  readonly seq: number;
-  readonly action: PublishAction;
-  /** The player's own status publishes (`online`, `offline`): not counted as the stream's publishes. */
-  readonly internal: boolean;
-  /** Sends charged against publishAttempts. */
-  attempts: number;
-  sends: number;
-  sentAt: number;
-}
-
-interface Lane {
-  readonly id: string;
-  readonly kind: ClientKind;
-  client: MqttClient | undefined;
-  up: boolean;
-  refused: string | undefined;
-  readonly queue: Action[];
-  /** Unacked publishes of a lost connection, resent first on the next one. Sorted by seq. */
-  readonly retry: Entry[];
-  readonly unacked: Map<number, Entry>;
-  /** After a lost connection: resend one at a time, so a publish the broker refuses is the one charged. */
-  probing: boolean;
-  running: boolean;
-  waiters: (() => void)[];
-}
-
-const isUp = (lane: Lane): boolean => lane.up;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const wallNow = (): number => performance.now();
 
@@ -53,19 +22,12 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 export async function play(actions: Iterable<Action> | AsyncIterable<Action>, opts: PlayOptions): Promise<PlaySummary> {
-  const maxInFlight = Math.max(1, opts.maxInFlight ?? 32);
   const maxQueued = Math.max(1, opts.maxQueued ?? 10_000);
-  const connectAttempts = Math.max(1, opts.connectAttempts ?? 5);
-  const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
-  const publishAttempts = Math.max(1, opts.publishAttempts ?? 3);
-  const ackTimeoutMs = opts.ackTimeoutMs ?? 30_000;
-  const lanes = new Map<string, Lane>();
-  const c = { actions: 0, published: 0, acknowledged: 0, qos0: 0, retried: 0, failed: 0, skipped: 0, queued: 0, inFlight: 0 };
+  const c: PlayCounters = { actions: 0, published: 0, acknowledged: 0, qos0: 0, retried: 0, failed: 0, skipped: 0, queued: 0, inFlight: 0 };
   const errors: Record<string, number> = {};
   const refused: { client: string; reason: string }[] = [];
   let latencies = new Float64Array(1024);
   let latencyCount = 0;
-  let seq = 0;
   let lastAt = 0;
   let globalWaiters: (() => void)[] = [];
   /** Set when play() is leaving (done, or the stream threw): lanes stop reconnecting. */
@@ -104,236 +66,15 @@ export async function play(actions: Iterable<Action> | AsyncIterable<Action>, op
     return true;
   };
 
-  const laneFor = (id: string): Lane => {
-    let lane = lanes.get(id);
-    if (lane === undefined) {
-      const kind = opts.kinds?.[id] ?? 'device';
-      lane = {
-        id,
-        kind,
-        client: undefined,
-        up: false,
-        refused: undefined,
-        queue: [],
-        retry: [],
-        unacked: new Map(),
-        probing: false,
-        running: false,
-        waiters: [],
-      };
-      lanes.set(id, lane);
+  const acked = (latencyMs: number): void => {
+    if (latencyCount === latencies.length) {
+      const bigger = new Float64Array(latencies.length * 2);
+      bigger.set(latencies);
+      latencies = bigger;
     }
-    return lane;
+    latencies[latencyCount++] = latencyMs;
   };
-
-  const statusEntry = (lane: Lane, at: number, payload: 'online' | 'offline'): Entry => ({
-    seq: seq++,
-    action: {
-      at,
-      client: lane.id,
-      op: 'publish',
-      topic: statusTopic(lane.id, lane.kind),
-      payload: Buffer.from(payload),
-      qos: 1,
-      retain: true,
-    },
-    internal: true,
-    attempts: 0,
-    sends: 0,
-    sentAt: 0,
-  });
-
-  function lost(lane: Lane, client: MqttClient): void {
-    if (lane.client !== client) return;
-    lane.up = false;
-    lane.client = undefined;
-    const pending = [...lane.unacked.values()];
-    lane.unacked.clear();
-    c.inFlight -= pending.length;
-    // A publish the broker refuses closes the connection, and the publishes around it go down with it
-    // (even one already journaled whose PUBACK had not been written yet). Which one was it? Only a
-    // connection lost while probing (one publish in flight) charges an attempt; the first loss starts probing.
-    if (!lane.probing) for (const e of pending) e.attempts -= 1;
-    lane.probing = true;
-    for (const e of pending) requeue(lane, e);
-    client.end(true); // releases mqtt.js's own callbacks; ours were moved above
-    wake(lane);
-  }
-
-  function requeue(lane: Lane, e: Entry): void {
-    if (e.attempts >= publishAttempts) {
-      if (!e.internal) c.failed += 1;
-      count('publish_gave_up');
-      return;
-    }
-    let i = lane.retry.length;
-    while (i > 0 && (lane.retry[i - 1]?.seq ?? 0) > e.seq) i--;
-    lane.retry.splice(i, 0, e);
-  }
-
-  function open(lane: Lane, secret: string): Promise<{ ok: true } | { ok: false; refused: boolean; reason: string }> {
-    return connectClient({
-      url: opts.broker,
-      id: lane.id,
-      secret,
-      will: statusTopic(lane.id, lane.kind),
-      timeoutMs: connectTimeoutMs,
-      onLost: (client, reason) => {
-        if (lane.client !== client) return; // a close the player asked for
-        count(`connection_lost:${reason}`);
-        lost(lane, client);
-      },
-    }).then((r) => {
-      if (!r.ok) return r;
-      if (stopping) {
-        // play() has closed its clients already: a connection finishing now would be left open.
-        r.client.end(true);
-        return { ok: false as const, refused: false, reason: 'play_ended' };
-      }
-      lane.client = r.client;
-      lane.up = true;
-      return { ok: true };
-    });
-  }
-
-  function refuse(lane: Lane, reason: string): void {
-    lane.refused = reason;
-    refused.push({ client: lane.id, reason });
-  }
-
-  async function ensureUp(lane: Lane, at: number): Promise<boolean> {
-    if (lane.up) return true;
-    if (lane.refused !== undefined) return false;
-    const secret = opts.credentials[lane.id]?.secret;
-    if (secret === undefined) {
-      refuse(lane, 'no secret for this client in the credentials');
-      return false;
-    }
-    for (let attempt = 1; attempt <= connectAttempts && !stopping; attempt++) {
-      const r = await open(lane, secret);
-      if (r.ok) {
-        // The status publish goes first, ahead of anything left over from a lost connection.
-        lane.retry.unshift(statusEntry(lane, at, 'online'));
-        return true;
-      }
-      if (r.refused) {
-        refuse(lane, r.reason);
-        return false;
-      }
-      count(`connect:${r.reason}`);
-      if (attempt < connectAttempts) await sleep(Math.min(5000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
-    }
-    return false;
-  }
-
-  function send(lane: Lane, e: Entry): void {
-    const client = lane.client;
-    if (client === undefined) throw new Error('send on a lane without a connection');
-    const { topic, payload, qos, retain } = e.action;
-    e.attempts += 1;
-    e.sends += 1;
-    if (e.sends > 1) c.retried += 1;
-    else if (!e.internal) c.published += 1;
-    e.sentAt = wallNow();
-    lane.unacked.set(e.seq, e);
-    c.inFlight += 1;
-    client.publish(topic, payload, { qos, retain }, (err) => {
-      if (lane.unacked.get(e.seq) !== e) return; // moved to the retry list when the connection went
-      lane.unacked.delete(e.seq);
-      c.inFlight -= 1;
-      if (err) {
-        count(`publish:${reasonOf(err)}`);
-        requeue(lane, e);
-      } else if (!e.internal) {
-        if (qos === 0) c.qos0 += 1;
-        else {
-          c.acknowledged += 1;
-          if (latencyCount === latencies.length) {
-            const bigger = new Float64Array(latencies.length * 2);
-            bigger.set(latencies);
-            latencies = bigger;
-          }
-          latencies[latencyCount++] = wallNow() - e.sentAt;
-        }
-      }
-      wake(lane);
-    });
-  }
-
-  /** Connected, retries sent, and a free in-flight slot; false when the client cannot connect. */
-  async function ready(lane: Lane, at: number): Promise<boolean> {
-    for (;;) {
-      if (!(await ensureUp(lane, at))) return false;
-      while (lane.up && lane.retry.length > 0) {
-        if (await slot(lane)) send(lane, lane.retry.shift() as Entry);
-      }
-      if (!lane.up) continue;
-      if (lane.probing) {
-        // Probing ends only once the last resend is acked: if it is the refused one, it must be charged.
-        if (!(await slot(lane)) || lane.retry.length > 0) continue;
-        lane.probing = false;
-      }
-      if (await slot(lane)) return true;
-    }
-  }
-
-  async function slot(lane: Lane): Promise<boolean> {
-    const client = lane.client;
-    const window = lane.probing ? 1 : maxInFlight;
-    if (await until(() => !lane.up || lane.unacked.size < window, lane, ackTimeoutMs)) return lane.up;
-    count('ack_timeout');
-    if (client) client.stream.destroy(); // treated as a lost connection: the unacked are resent
-    await until(() => lane.client !== client, lane, 5000);
-    return false;
-  }
-
-  async function goAway(lane: Lane, at: number, how: 'drop' | 'disconnect'): Promise<void> {
-    if (!lane.up) return;
-    // What the stream sent before going away is delivered first (bounded): the drop is of the connection.
-    if (!(await ready(lane, at))) return;
-    await until(() => !lane.up || lane.unacked.size === 0, lane, ackTimeoutMs);
-    const client = lane.client;
-    // Not `lane.up`: the type checker keeps it narrowed to true across the awaits above.
-    if (!isUp(lane) || client === undefined) return;
-    if (how === 'disconnect') {
-      if (await slot(lane)) send(lane, statusEntry(lane, at, 'offline'));
-      await until(() => !lane.up || lane.unacked.size === 0, lane, ackTimeoutMs);
-    }
-    lane.client = undefined; // an intended close: not "lost"
-    lane.up = false;
-    const remaining = [...lane.unacked.values()];
-    lane.unacked.clear();
-    c.inFlight -= remaining.length;
-    for (const e of remaining) requeue(lane, e);
-    await new Promise<void>((resolve) => {
-      client.once('close', () => resolve());
-      // drop: no DISCONNECT, the broker publishes the will; disconnect: a clean DISCONNECT.
-      if (how === 'drop') client.stream.destroy();
-      else client.end(false);
-      setTimeout(resolve, 5000);
-    });
-    client.end(true);
-    // The broker publishes the will when it notices the closed socket: give it that moment before this
-    // client id may connect again, or the will can land after the next `online` (no device is back this fast).
-    if (how === 'drop') await sleep(opts.dropGraceMs ?? 100);
-  }
-
-  async function perform(lane: Lane, action: Action): Promise<void> {
-    switch (action.op) {
-      case 'connect':
-        await ready(lane, action.at); // connected, and its `online` sent
-        return;
-      case 'drop':
-      case 'disconnect':
-        await goAway(lane, action.at, action.op);
-        return;
-      case 'publish':
-        if (await ready(lane, action.at)) send(lane, { seq: seq++, action, internal: false, attempts: 0, sends: 0, sentAt: 0 });
-        else if (lane.refused !== undefined) c.skipped += 1;
-        else c.failed += 1;
-        return;
-    }
-  }
+  const { lanes, laneFor, perform, ready } = createLanes(opts, { c, count, refused, acked, stopping: () => stopping, until, wake });
 
   function kick(lane: Lane): void {
     if (lane.running) return;

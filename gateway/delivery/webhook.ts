@@ -11,7 +11,7 @@ import {
   type OutboxNotifier,
   type OutboxSource,
 } from './channel.js';
-import { SIGNATURE_HEADER, signatureHeader } from './webhook-sign.js';
+import { postWebhook, requestTarget, type WebhookAttempt } from './webhook-attempt.js';
 
 /*
  * Webhooks (issue 5 item 5): every alert transition a webhook's route carries is POSTed to the home service,
@@ -42,6 +42,9 @@ import { SIGNATURE_HEADER, signatureHeader } from './webhook-sign.js';
  *
  * The body holds no personal data beyond ids and nurses' notes (ackNote, resolveNote, transition.detail.note):
  * the receiver is the home service, which is entitled to them. The body and the secret are never logged.
+ *
+ * This file is the channel: config, the outbox loop, backoff and the health alert. One POST and how its answer
+ * is classified is webhook-attempt.ts; the signature is webhook-sign.ts.
  */
 
 const MINUTE = 60_000;
@@ -145,12 +148,6 @@ export function webhookPayload(entry: OutboxEntry): WebhookPayload {
   };
 }
 
-/** How an attempt ended. `detail` is short, and holds no URL, body or secret: it goes to logs, stats and alerts. */
-type Attempt =
-  | { ok: true; status: number }
-  | { ok: false; failure: 'unavailable' | 'rejected' | 'redirect' | 'timeout' | 'network'; detail: string; retryAfterMs?: number }
-  | { ok: false; failure: 'closed'; detail: string };
-
 export function createWebhookChannel(input: WebhookConfigInput, deps: WebhookDeps): WebhookChannel {
   const config = WebhookConfigSchema.parse(input);
   const { outbox, notifier, clock, onHealth, logger } = deps;
@@ -239,7 +236,7 @@ export function createWebhookChannel(input: WebhookConfigInput, deps: WebhookDep
     health('raise', 'Webhook delivery failing', `no 2xx for ${config.failAlertAfterMinutes} min; last: ${lastError ?? 'unknown'}`);
   }
 
-  function noteFailure(a: Exclude<Attempt, { ok: true }>): void {
+  function noteFailure(a: Exclude<WebhookAttempt, { ok: true }>): void {
     failures++;
     lastError = a.detail;
     if (failingSince === null && !closed) {
@@ -282,43 +279,16 @@ export function createWebhookChannel(input: WebhookConfigInput, deps: WebhookDep
     return Math.min(maxMs, Math.max(delay, retryAfterMs ?? 0));
   }
 
-  async function send(entry: OutboxEntry): Promise<Attempt> {
+  /** One POST of `entry` (webhook-attempt.ts); close() abandons it. */
+  async function send(entry: OutboxEntry): Promise<WebhookAttempt> {
     const body = JSON.stringify(webhookPayload(entry));
     const controller = new AbortController();
-    const timeout = AbortSignal.timeout(config.timeoutMs);
     inFlight = controller;
     try {
-      const res = await fetch(target.url, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'User-Agent': 'tryggheim',
-          'Idempotency-Key': idempotencyKey(entry.id),
-          // Wall-clock seconds, not the gateway clock: the receiver checks them against its own clock.
-          [SIGNATURE_HEADER]: signatureHeader(config.secret, body, Math.floor(Date.now() / 1000)),
-          ...(target.authorization === undefined ? {} : { Authorization: target.authorization }),
-        },
-        body,
-        // Following a redirect would re-POST the signed body to wherever the receiver points; a moved receiver is
-        // a configuration error to fix, not to follow.
-        redirect: 'manual',
-        signal: AbortSignal.any([controller.signal, timeout]),
-      });
-      // The status is all we need; drop the body so the connection is released.
-      await res.body?.cancel().catch(() => undefined);
-      const { status } = res;
-      if (status >= 200 && status < 300) return { ok: true, status };
-      const detail = `HTTP ${status}`;
-      if (status >= 300 && status < 400) return { ok: false, failure: 'redirect', detail: `${detail} (redirect not followed)` };
-      if (status === 408 || status === 429 || status >= 500) {
-        return { ok: false, failure: 'unavailable', detail, retryAfterMs: retryAfter(res.headers.get('retry-after')) };
-      }
-      // Other 4xx: the receiver (or our config) is wrong. Still retried: a misconfiguration must not lose alerts.
-      return { ok: false, failure: 'rejected', detail };
-    } catch (err) {
-      if (closed) return { ok: false, failure: 'closed', detail: 'channel closed' };
-      if (timeout.aborted) return { ok: false, failure: 'timeout', detail: `timeout after ${config.timeoutMs} ms` };
-      return { ok: false, failure: 'network', detail: `connection error ${networkCode(err)}` };
+      return await postWebhook(
+        { target, secret: config.secret, idempotencyKey: idempotencyKey(entry.id), body, timeoutMs: config.timeoutMs },
+        controller.signal,
+      );
     } finally {
       inFlight = undefined;
     }
@@ -408,28 +378,4 @@ export function createWebhookChannel(input: WebhookConfigInput, deps: WebhookDep
       lastError,
     }),
   };
-}
-
-/** fetch refuses URLs with credentials: they become a Basic Authorization header, and the URL is sent without them. */
-function requestTarget(raw: string): { url: string; authorization?: string } {
-  const url = new URL(raw);
-  if (url.username === '' && url.password === '') return { url: url.href };
-  const user = decodeURIComponent(url.username);
-  const password = decodeURIComponent(url.password);
-  url.username = '';
-  url.password = '';
-  return { url: url.href, authorization: `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}` };
-}
-
-/** Retry-After in seconds (the HTTP-date form is rare for webhooks and falls back to our backoff). */
-function retryAfter(value: string | null): number | undefined {
-  if (value === null || !/^\d{1,6}$/.test(value.trim())) return undefined;
-  return Number(value.trim()) * 1000;
-}
-
-/** The error class only (ECONNREFUSED, ENOTFOUND…): undici's messages may name the host and port. */
-function networkCode(err: unknown): string {
-  const cause = err instanceof Error ? err.cause : undefined;
-  const code = (cause as { code?: unknown } | undefined)?.code ?? (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? code : 'unknown';
 }

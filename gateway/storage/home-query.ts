@@ -1,4 +1,5 @@
-import { queryAuthorization, type InfluxWriterConfig } from './influx.js';
+import type { InfluxWriterConfig } from './influx.js';
+import { queryAuthorization } from './influx-transport.js';
 import { quoteIdent, quoteLiteral, rfc3339ToNs, runInfluxQL, type InfluxQLTarget, type StatementResult } from './influxql.js';
 import { FIELD_TYPES, type Measurement } from './line-protocol.js';
 

@@ -1,18 +1,17 @@
 import http from 'node:http';
 import https from 'node:https';
-import {
-  AbortError,
-  HttpError,
-  InfluxDB,
-  RequestTimedOutError,
-  type CommunicationObserver,
-  type ResponseStartedFn,
-  type SendOptions,
-  type Transport,
-  type WriteOptions,
-} from '@influxdata/influxdb-client';
-import type { Config } from '../config/schema.js';
+import { AbortError, HttpError, InfluxDB, RequestTimedOutError, type WriteOptions } from '@influxdata/influxdb-client';
 import type { Logger } from '../log.js';
+import {
+  apiVersionFor,
+  createWriteTransport,
+  pingInflux,
+  queryAuthorization,
+  trimSlash,
+  writeCredentials,
+  type InfluxApiVersion,
+  type InfluxConfig,
+} from './influx-transport.js';
 import { quoteIdent, runInfluxQL } from './influxql.js';
 
 // The InfluxDB write path (docs/adr/005-influxdb-storage.md). The caller — the ingest journal — owns
@@ -28,10 +27,13 @@ import { quoteIdent, runInfluxQL } from './influxql.js';
 // - `flushInterval: 0` schedules no timer; `maxRetries: 0` never touches the retry buffer. `maxRetryTime`
 //   must stay > 0 (an expiry at "now" fails the first attempt with "Max retry time exceeded").
 // - The Node transport's `timeout` is a socket idle timeout that reports RequestTimedOutError but leaves
-//   the request open, so a request deadline (AbortSignal) is added here and destroys the socket.
+//   the request open, so a request deadline (AbortSignal) is added and destroys the socket.
+//
+// The v1/v2 choice, auth and that deadline are influx-transport.ts; this file is the writer and its errors.
 
-export type InfluxApiVersion = 'v1' | 'v2';
-export type InfluxConfig = Config['influx'];
+// Re-exported for the tests of the v1 mapping and of version detection, which import them from here.
+export { apiVersionFor, v2WritePathToV1 } from './influx-transport.js';
+
 export type InfluxWriterConfig = InfluxConfig & { url: string };
 
 export type InfluxWriteErrorReason =
@@ -95,133 +97,6 @@ export interface InfluxWriter {
 
 export interface InfluxDeps {
   logger: Logger;
-}
-
-// ── API version ─────────────────────────────────────────────────────────────────────────────────────────
-
-/** 1.x before 1.8 only has `/write`; 1.8+, 2.x and 3.x accept `/api/v2/write`. Unknown or missing → v2. */
-export function apiVersionFor(version: string | undefined): InfluxApiVersion {
-  const m = version === undefined ? null : /^v?(\d+)\.(\d+)/.exec(version.trim());
-  if (!m) return 'v2';
-  const major = Number(m[1]);
-  const minor = Number(m[2]);
-  return major === 1 && minor < 8 ? 'v1' : 'v2';
-}
-
-export async function pingInflux(url: string, timeoutMs: number): Promise<{ ok: boolean; version?: string }> {
-  try {
-    const res = await fetch(`${trimSlash(url)}/ping`, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel();
-    const version = res.headers.get('x-influxdb-version') ?? undefined;
-    return { ok: res.status === 204 || res.status === 200, ...(version === undefined ? {} : { version }) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function trimSlash(url: string): string {
-  return url.endsWith('/') ? url.slice(0, -1) : url;
-}
-
-export function basicAuth(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
-}
-
-/** The `Authorization` header for InfluxQL `/query` and v1 `/write`: a token, else Basic, else none. */
-export function queryAuthorization(config: InfluxConfig): string | undefined {
-  if (config.token !== undefined) return `Token ${config.token}`;
-  if (config.username !== undefined && config.password !== undefined) return basicAuth(config.username, config.password);
-  return undefined;
-}
-
-// ── v1 transport ────────────────────────────────────────────────────────────────────────────────────────
-
-/** 1.x `/write` precision names (n, u, ms, s, m, h). 1.6.7 answers 204 to `precision=us` and stores the times as ns (DESIGN.md). */
-const V1_PRECISION: Readonly<Record<string, string>> = { ns: 'n', us: 'u', ms: 'ms', s: 's' };
-
-/**
- * Maps the client's `/api/v2/write?org=&bucket=&precision=` to 1.x's `/write?db=&rp=&precision=`.
- * The bucket follows the 1.8 compatibility convention `database/retention-policy`. Other paths pass as is.
- */
-export function v2WritePathToV1(path: string): string {
-  const q = path.indexOf('?');
-  const pathname = q < 0 ? path : path.slice(0, q);
-  if (pathname !== '/api/v2/write') return path;
-  const params = new URLSearchParams(q < 0 ? '' : path.slice(q + 1));
-  const bucket = params.get('bucket') ?? '';
-  const slash = bucket.indexOf('/');
-  const out = new URLSearchParams();
-  out.set('db', slash < 0 ? bucket : bucket.slice(0, slash));
-  if (slash >= 0 && slash < bucket.length - 1) out.set('rp', bucket.slice(slash + 1));
-  const precision = params.get('precision');
-  if (precision !== null) {
-    const mapped = V1_PRECISION[precision];
-    if (mapped === undefined) throw new Error(`no v1 precision for ${precision}`);
-    out.set('precision', mapped);
-  }
-  const consistency = params.get('consistency');
-  if (consistency !== null) out.set('consistency', consistency);
-  return `/write?${out.toString()}`;
-}
-
-type Callbacks = Partial<CommunicationObserver<Uint8Array>>;
-
-/**
- * Wraps the client's own Node transport (the documented `transport` option): in v1 mode it maps the write
- * path and sets v1 auth (1.6.7 refuses `Token user:pass`); in both modes it bounds each write request by a
- * deadline that destroys the socket.
- */
-export function createWriteTransport(
-  base: Transport,
-  opts: {
-    apiVersion: InfluxApiVersion;
-    /** v1 only; undefined = no auth. */
-    authorization?: string;
-    timeoutMs: number;
-  },
-): Transport {
-  const mapOptions = (options: SendOptions): SendOptions =>
-    opts.apiVersion === 'v1' && opts.authorization !== undefined
-      ? { ...options, headers: { ...options.headers, authorization: opts.authorization } }
-      : options;
-  const mapPath = (path: string): string => (opts.apiVersion === 'v1' ? v2WritePathToV1(path) : path);
-
-  return {
-    chunkCombiner: base.chunkCombiner,
-    send(path: string, body: string, options: SendOptions, callbacks?: Callbacks): void {
-      const controller = new AbortController();
-      const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
-      const timer = setTimeout(() => {
-        controller.abort();
-      }, opts.timeoutMs);
-      const end = (): void => {
-        clearTimeout(timer);
-      };
-      const wrapped: Callbacks = {
-        ...callbacks,
-        error(error: Error): void {
-          end();
-          callbacks?.error?.(error);
-        },
-        complete(): void {
-          end();
-          callbacks?.complete?.();
-        },
-      };
-      try {
-        base.send(mapPath(path), body, { ...mapOptions(options), signal }, wrapped);
-      } catch (e) {
-        end();
-        throw e;
-      }
-    },
-    request(path: string, body: unknown, options: SendOptions, responseStarted?: ResponseStartedFn): Promise<unknown> {
-      return base.request(mapPath(path), body, mapOptions(options), responseStarted) as Promise<unknown>;
-    },
-    iterate(path: string, body: unknown, options: SendOptions): AsyncIterableIterator<Uint8Array> {
-      return base.iterate(mapPath(path), body, mapOptions(options));
-    },
-  };
 }
 
 // ── Errors ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -295,20 +170,17 @@ export async function createInfluxWriter(config: InfluxWriterConfig, deps: Influ
   const running = new Set<Promise<void>>();
 
   function buildSession(apiVersion: InfluxApiVersion): Session {
-    const v2Token =
-      config.token ??
-      (config.username !== undefined && config.password !== undefined ? `${config.username}:${config.password}` : undefined);
+    const { v2Token, v1Authorization } = writeCredentials(config);
     const base = new InfluxDB({
       url,
       timeout: config.timeoutMs,
       transportOptions: { agent },
       ...(apiVersion === 'v2' && v2Token !== undefined ? { token: v2Token } : {}),
     }).transport;
-    const v1Auth = config.username !== undefined && config.password !== undefined ? basicAuth(config.username, config.password) : undefined;
     const transport = createWriteTransport(base, {
       apiVersion,
       timeoutMs: config.timeoutMs,
-      ...(v1Auth === undefined ? {} : { authorization: v1Auth }),
+      ...(v1Authorization === undefined ? {} : { authorization: v1Authorization }),
     });
     const client = new InfluxDB({ url, transport });
     if (apiVersion === 'v1') {

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
-import { basicAuth } from './influx.js';
+import { basicAuth } from './influx-transport.js';
 import { quoteIdent, quoteLiteral, runInfluxQL } from './influxql.js';
 import { trackChild } from '../process/children.js';
 

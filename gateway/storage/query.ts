@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
-import { queryAuthorization, type InfluxWriterConfig } from './influx.js';
+import type { InfluxWriterConfig } from './influx.js';
+import { queryAuthorization } from './influx-transport.js';
 import { quoteIdent, quoteLiteral, rfc3339ToNs, runInfluxQL, type InfluxQLTarget, type InfluxValue } from './influxql.js';
 import { MEASUREMENTS, TAG_KEYS, fieldType, type FieldName, type Measurement } from './line-protocol.js';
 

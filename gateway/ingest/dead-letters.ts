@@ -88,10 +88,12 @@ export interface DeadLetterFilter {
 }
 
 /**
- * A counter in the journal's cursors table that every replay moves: the running gateway's ingest watches it to
- * pick up replayed entries and to recount the journal (its counters follow only its own writes).
+ * Running totals in the journal's cursors table of the rows and bytes every replay put back: the running
+ * gateway's ingest adds what they moved by to its journal counts (which follow its own writes only) and picks
+ * the entries up. Totals, not a flag, so the counts stay exact whatever the order of replay and removal.
  */
-export const REPLAYS_CURSOR = 'replays';
+export const REPLAYED_ROWS = 'replayed_rows';
+export const REPLAYED_BYTES = 'replayed_bytes';
 
 export function createDeadLetters(journal: Journal, now: () => number = Date.now) {
   const { db } = journal;
@@ -118,9 +120,9 @@ export function createDeadLetters(journal: Journal, now: () => number = Date.now
     'INSERT INTO journal (received_at, principal_kind, principal_id, subtopic, qos, payload) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const markReplayed = db.prepare('UPDATE dead_letters SET replayed_at = ? WHERE id = ?');
-  // Tells a running gateway, whichever process replayed, that the journal grew behind its back (REPLAYS_CURSOR).
-  const countReplay = db.prepare(
-    `INSERT INTO cursors (name, seq) VALUES ('${REPLAYS_CURSOR}', 1) ON CONFLICT (name) DO UPDATE SET seq = seq + 1`,
+  // Tells a running gateway, whichever process replayed, how much the journal grew behind its back (REPLAYED_*).
+  const addToCounter = db.prepare(
+    'INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = seq + excluded.seq',
   );
   // One statement per combination of filters (at most 16), prepared once: a list can run several per request.
   const listStmts = new Map<string, BetterSqlite3.Statement<unknown[], SummaryRow>>();
@@ -159,6 +161,7 @@ export function createDeadLetters(journal: Journal, now: () => number = Date.now
      */
     replay: db.transaction((ids: readonly number[]) => {
       const replayed: number[] = [];
+      let bytes = 0;
       const skipped: { id: number; why: string }[] = [];
       for (const id of ids) {
         const row = getStmt.get(id) as Row | undefined;
@@ -167,11 +170,15 @@ export function createDeadLetters(journal: Journal, now: () => number = Date.now
         else if (row.payload.length < row.payload_bytes) skipped.push({ id, why: 'payload was truncated when stored' });
         else {
           reinsert.run(row.received_at, row.principal_kind, row.principal_id, row.subtopic, row.qos, row.payload);
+          bytes += row.payload.length;
           markReplayed.run(now(), id);
           replayed.push(id);
         }
       }
-      if (replayed.length > 0) countReplay.run();
+      if (replayed.length > 0) {
+        addToCounter.run(REPLAYED_ROWS, replayed.length);
+        addToCounter.run(REPLAYED_BYTES, bytes);
+      }
       return { replayed, skipped };
     }),
     ids(filter: DeadLetterFilter): number[] {

@@ -50,11 +50,10 @@ export interface Journal {
   bytes(): number;
   count(): number;
   /**
-   * Reads the row and byte counts from SQLite again. `bytes()` and `count()` follow this process's own writes;
-   * entries put back by a dead-letter replay (another connection) were not counted, and their removal after
-   * InfluxDB confirmed them would leave the counts low. Off by at most the writes in flight at the moment.
+   * Adds rows and bytes written to the journal by another connection (a dead-letter replay): `bytes()` and
+   * `count()` follow this process's own writes, and removing uncounted entries would leave them low.
    */
-  recount(): void;
+  adopt(rows: number, bytes: number): void;
   /** Persisted cursor of the rule-engine pass, so events are not re-emitted after a restart. */
   getCursor(name: string): number;
   setCursor(name: string, seq: number): void;
@@ -274,8 +273,12 @@ export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal
   const getCursorStmt = db.prepare('SELECT seq FROM cursors WHERE name = ?');
   const setCursorStmt = maint.prepare('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq');
 
-  const totalsStmt = db.prepare<[], { n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM journal');
-  const totals = totalsStmt.get() ?? { n: 0, b: 0 };
+  const totals = db
+    .prepare<[], { n: number; b: number }>('SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM journal')
+    .get() ?? {
+    n: 0,
+    b: 0,
+  };
   let rows = totals.n;
   let bytes = totals.b;
 
@@ -362,10 +365,9 @@ export function openJournal(dataDir: string, opts: JournalOptions = {}): Journal
     },
     bytes: () => bytes,
     count: () => rows,
-    recount() {
-      const t = totalsStmt.get() ?? { n: 0, b: 0 };
-      rows = t.n;
-      bytes = t.b;
+    adopt(n, b) {
+      rows += n;
+      bytes += b;
     },
     getCursor(name) {
       return (getCursorStmt.get(name) as { seq: number } | undefined)?.seq ?? 0;

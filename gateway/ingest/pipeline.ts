@@ -5,7 +5,7 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { decodeEntry, isTelemetryOnly, type DeadLetterReason, type Decoded, type Resolver } from './decode.js';
 import type { Journal, JournalEntry, JournalRecord } from './journal.js';
-import { REPLAYS_CURSOR } from './dead-letters.js';
+import { REPLAYED_BYTES, REPLAYED_ROWS } from './dead-letters.js';
 import { createStoragePass } from './storage-pass.js';
 import { createTelemetryLane } from './telemetry-lane.js';
 
@@ -46,7 +46,7 @@ export interface Ingest {
   /** For the broker's `accept` dep: journals device data; resolves once it is on disk. */
   accept(message: InboundMessage): Promise<void> | undefined;
   readonly stats: IngestStats;
-  /** Wakes both passes and recounts the journal (after a dead-letter replay added entries). */
+  /** Wakes both passes and counts what a dead-letter replay added to the journal. */
   kick(): void;
   stop(): Promise<void>;
 }
@@ -333,15 +333,16 @@ export function createIngest(deps: IngestDeps): Ingest {
   // Entries journaled before a restart: decode what the rules pass had not reached, write everything.
   scheduleRules();
   scheduleStorage(true);
-  // Entries added by another process (a dead-letter replay from the CLI) are picked up within a second, and the
-  // journal recounted (its counts follow this process's writes only; removing uncounted entries would skew them).
-  let replays = journal.getCursor(REPLAYS_CURSOR);
+  // Entries added by another process (a dead-letter replay from the CLI) are picked up within a second, and
+  // counted (the journal's counts follow this process's writes; removing uncounted entries would skew them).
+  let replayed = { rows: journal.getCursor(REPLAYED_ROWS), bytes: journal.getCursor(REPLAYED_BYTES) };
+  function adoptReplays(): void {
+    const total = { rows: journal.getCursor(REPLAYED_ROWS), bytes: journal.getCursor(REPLAYED_BYTES) };
+    journal.adopt(total.rows - replayed.rows, total.bytes - replayed.bytes);
+    replayed = total;
+  }
   const poll = setInterval(() => {
-    const moved = journal.getCursor(REPLAYS_CURSOR);
-    if (moved !== replays) {
-      replays = moved;
-      journal.recount();
-    }
+    adoptReplays();
     scheduleRules();
   }, 1000);
   poll.unref();
@@ -386,8 +387,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       );
     },
     kick() {
-      replays = journal.getCursor(REPLAYS_CURSOR);
-      journal.recount(); // a replay added entries through another connection
+      adoptReplays(); // a replay added entries through another connection
       scheduleRules();
       scheduleStorage(true);
     },

@@ -15,6 +15,14 @@ const CLI = resolve('dist/gateway/cli/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'tryggheim-demo-'));
 
 afterAll(() => {
+  // A demo killed after failing to stop leaves its influxd (its own process, config under `dir`): end it too.
+  for (const pid of spawnSync('pgrep', ['-f', dir]).stdout.toString().split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   removeDir(dir);
 });
 

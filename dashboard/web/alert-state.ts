@@ -75,7 +75,15 @@ export function withoutPendingAck(state: AlertListState, id: string): AlertListS
 export function viewOf(state: AlertListState, alert: Alert): AlertView {
   const pending = state.pendingAck.get(alert.id);
   if (pending === undefined || alert.ack === 'acknowledged') return { ...alert, pending: false };
-  return { ...alert, ack: 'acknowledged', acknowledgedBy: pending.by, acknowledgedAt: pending.at, pending: true };
+  // Our own acknowledgement: the views say "you" for it, so the id stands in for the name until the server's answer.
+  return {
+    ...alert,
+    ack: 'acknowledged',
+    acknowledgedBy: pending.by,
+    acknowledgedByName: pending.by,
+    acknowledgedAt: pending.at,
+    pending: true,
+  };
 }
 
 export interface ListFilter {

@@ -23,37 +23,25 @@ export interface ApiOptions {
   onUnauthorized: () => void;
 }
 
-export interface AlertScope {
-  team?: string | undefined;
-  minSeverity?: string | undefined;
-}
-
 export interface Api {
   /** `board`: a wall-board session (read-only, no idle timeout: the team room's screen). */
   login(username: string, password: string, board?: boolean): Promise<Session>;
   /** The current session, or undefined when not logged in. */
   session(): Promise<Session | undefined>;
   logout(): Promise<void>;
-  listAlerts(scope?: AlertScope): Promise<Alert[]>;
+  /** The open alerts of every team the user may see (the views filter; gateway/http/alert-routes.ts). */
+  listAlerts(): Promise<Alert[]>;
   alertDetail(id: string): Promise<AlertDetail>;
   acknowledge(id: string, note?: string): Promise<Alert>;
   resolve(id: string, outcome: Outcome, note?: string): Promise<Alert>;
-  /** URL of the live stream (EventSource sends the session cookie itself). */
-  streamUrl(scope?: AlertScope): string;
+  /** URL of the live stream of every team the user may see (EventSource sends the session cookie itself). */
+  streamUrl(): string;
   /** Any other JSON route (resources.ts): GET, and POST with the CSRF header. */
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body: unknown): Promise<T>;
 }
 
 type Method = 'GET' | 'POST' | 'DELETE';
-
-function query(scope: AlertScope = {}): string {
-  const params = new URLSearchParams();
-  if (scope.team !== undefined) params.set('team', scope.team);
-  if (scope.minSeverity !== undefined) params.set('minSeverity', scope.minSeverity);
-  const s = params.toString();
-  return s === '' ? '' : `?${s}`;
-}
 
 function errorOf(body: unknown, status: number): { code: string; message: string } {
   if (typeof body === 'object' && body !== null && 'error' in body) {
@@ -112,13 +100,13 @@ export function createApi(opts: ApiOptions): Api {
       }
     },
     logout: () => request<undefined>('DELETE', '/api/v1/session', undefined, false),
-    listAlerts: async (scope) => (await request<{ alerts: Alert[] }>('GET', `/api/v1/alerts${query(scope)}`)).alerts,
+    listAlerts: async () => (await request<{ alerts: Alert[] }>('GET', '/api/v1/alerts')).alerts,
     alertDetail: (id) => request<AlertDetail>('GET', alertPath(id)),
     acknowledge: async (id, note) =>
       (await request<{ alert: Alert }>('POST', `${alertPath(id)}/ack`, note === undefined ? {} : { note })).alert,
     resolve: async (id, outcome, note) =>
       (await request<{ alert: Alert }>('POST', `${alertPath(id)}/resolve`, note === undefined ? { outcome } : { outcome, note })).alert,
-    streamUrl: (scope) => `/api/v1/alerts/stream${query(scope)}`,
+    streamUrl: () => '/api/v1/alerts/stream',
     get: <T>(path: string) => request<T>('GET', path),
     post: <T>(path: string, body: unknown) => request<T>('POST', path, body),
   };

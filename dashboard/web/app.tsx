@@ -19,7 +19,7 @@ import { DeadLettersPage } from './views/dead-letters.js';
 import { DevicesPage } from './views/devices.js';
 import { HomePage } from './views/home-page.js';
 import { HomesPage } from './views/homes.js';
-import { NotFoundPage } from './views/placeholder.js';
+import { NotFoundPage } from './views/not-found.js';
 import { ReportPage } from './views/report.js';
 import { TavlePage } from './views/tavle.js';
 
@@ -111,7 +111,9 @@ function Shell() {
       first.current = false;
       return;
     }
-    // The page's h1 (the wall board's sits in its own header, outside <main>).
+    // The page's h1 (the wall board's sits in its own header, outside <main>) — unless the page has put the focus
+    // somewhere in its content itself (an alert's resolve form, opened with ?resolve=1).
+    if (document.activeElement?.closest('main') != null) return;
     document.querySelector<HTMLElement>('h1')?.focus();
   }, [loc.pathname]);
 

@@ -8,7 +8,6 @@ export interface NavItem {
   readonly key: keyof Messages['nav'];
   readonly path: string;
   readonly roles: readonly Role[];
-  readonly available: boolean;
 }
 
 // Care pages (alerts, homes, the wall board) are for nurses, team leads and admins; technicians have no care
@@ -16,16 +15,16 @@ export interface NavItem {
 const CARE: readonly Role[] = ['nurse', 'team_lead', 'admin'];
 
 export const NAV_ITEMS = [
-  { key: 'alerts', path: '/', roles: CARE, available: true },
-  { key: 'homes', path: '/homes', roles: CARE, available: true },
-  { key: 'tavle', path: '/tavle', roles: CARE, available: true },
-  { key: 'report', path: '/report', roles: ['team_lead', 'admin'], available: true },
-  { key: 'devices', path: '/devices', roles: ['technician', 'admin'], available: true },
-  { key: 'deadLetters', path: '/deadletters', roles: ['technician', 'admin'], available: true },
+  { key: 'alerts', path: '/', roles: CARE },
+  { key: 'homes', path: '/homes', roles: CARE },
+  { key: 'tavle', path: '/tavle', roles: CARE },
+  { key: 'report', path: '/report', roles: ['team_lead', 'admin'] },
+  { key: 'devices', path: '/devices', roles: ['technician', 'admin'] },
+  { key: 'deadLetters', path: '/deadletters', roles: ['technician', 'admin'] },
 ] as const satisfies readonly NavItem[];
 
 export function navFor(role: Role): NavItem[] {
-  return NAV_ITEMS.filter((item: NavItem) => item.available && item.roles.includes(role));
+  return NAV_ITEMS.filter((item: NavItem) => item.roles.includes(role));
 }
 
 /** Where `/` leads: the alert list, or the device list for a technician (who has no alerts). */

@@ -1,9 +1,11 @@
 // Loading a resource for a page: the answer, the refusal in words, and a reload. A newer load replaces an
-// older one still in flight (a filter changed), so a slow answer never overwrites a newer one.
+// older one still in flight (a filter changed), so a slow answer never overwrites a newer one. And the page's
+// actions on it (replay, disable…): one outcome line at a time, in words.
 
 import { useCallback, useEffect, useMemo, useRef, useState, type Inputs } from 'preact/hooks';
 import { ApiError } from './api.js';
 import { useApp } from './app-context.js';
+import { useT } from './i18n/context.js';
 import { errorText, type Messages } from './i18n/index.js';
 import { resources, type Resources } from './resources.js';
 
@@ -25,7 +27,15 @@ export function useResources(): Resources {
   return useMemo(() => resources(api), [api]);
 }
 
-export function useLoad<T>(load: (r: Resources) => Promise<T>, inputs: Inputs): { value: Loaded<T>; reload: () => void; error: unknown } {
+export interface Load<T> {
+  readonly value: Loaded<T>;
+  readonly reload: () => void;
+  readonly error: unknown;
+  /** Changes the loaded data in place (a page appended, a row replaced) without loading it again. */
+  readonly update: (fn: (data: T) => T) => void;
+}
+
+export function useLoad<T>(load: (r: Resources) => Promise<T>, inputs: Inputs): Load<T> {
   const r = useResources();
   const [value, setValue] = useState<Loaded<T>>({ state: 'loading' });
   const [error, setError] = useState<unknown>(undefined);
@@ -45,7 +55,40 @@ export function useLoad<T>(load: (r: Resources) => Promise<T>, inputs: Inputs): 
     );
   }, [r, tick, ...inputs]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
-  return { value, reload, error };
+  const update = useCallback((fn: (data: T) => T) => setValue((v) => (v.state === 'ok' ? { state: 'ok', data: fn(v.data) } : v)), []);
+  return { value, reload, error, update };
+}
+
+export interface ActionMessage {
+  readonly text: string;
+  readonly error: boolean;
+}
+
+/**
+ * A page's actions (disable a device, replay a dead letter…): `run` clears the last outcome, runs the action and
+ * shows what it returns (nothing for undefined), or the refusal in words (`failed` wraps it: "Ikke utført: …").
+ */
+export function useAction(failed: (reason: string) => string): {
+  message: ActionMessage | undefined;
+  run: (action: () => Promise<string | undefined>) => Promise<boolean>;
+} {
+  const t = useT();
+  const [message, setMessage] = useState<ActionMessage | undefined>(undefined);
+  const run = useCallback(
+    async (action: () => Promise<string | undefined>) => {
+      setMessage(undefined);
+      try {
+        const text = await action();
+        setMessage(text === undefined ? undefined : { text, error: false });
+        return true;
+      } catch (err) {
+        setMessage({ text: failed(failureText(err, t)), error: true });
+        return false;
+      }
+    },
+    [failed, t],
+  );
+  return { message, run };
 }
 
 /** Sets the document title to "<page> – Tryggheim". */

@@ -127,6 +127,12 @@ export interface DeadLetter {
   readonly teamId: string | null;
 }
 
+/** `DeadLetterPageSchema`: `next` is not null while older dead letters may match (ask again with `before=next`). */
+export interface DeadLetterPage {
+  readonly deadLetters: readonly DeadLetter[];
+  readonly next: number | null;
+}
+
 export interface DeadLetterDetail extends DeadLetter {
   readonly issues: readonly { readonly path: readonly (string | number)[]; readonly code: string; readonly message: string }[];
   readonly payload: { readonly encoding: 'utf8' | 'base64'; readonly data: string; readonly shownBytes: number };

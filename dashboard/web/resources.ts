@@ -7,6 +7,7 @@ import type {
   ChartMeasurement,
   DeadLetter,
   DeadLetterDetail,
+  DeadLetterPage,
   DeadLetterReason,
   DeviceFilter,
   DeviceHealth,
@@ -55,12 +56,11 @@ export function resources(api: Api) {
       (await api.post<{ device: DeviceHealth; changed: boolean }>(`/api/v1/devices/${enc(id)}/assign`, { homeId })).device,
     rotateSecret: (id: string) => api.post<{ device: DeviceHealth; secret: string }>(`/api/v1/devices/${enc(id)}/rotate-secret`, {}),
     teams: async () => (await api.get<{ teams: Team[] }>('/api/v1/teams')).teams,
-    deadLetters: async (f: DeadLetterFilter) =>
-      (
-        await api.get<{ deadLetters: DeadLetter[] }>(
-          `/api/v1/dead-letters${qs({ reason: f.reason, device: f.device, all: f.all === true ? 'true' : undefined })}`,
-        )
-      ).deadLetters,
+    /** Newest first, a page at a time: `before` is the previous page's `next`. */
+    deadLetters: (f: DeadLetterFilter, before?: number) =>
+      api.get<DeadLetterPage>(
+        `/api/v1/dead-letters${qs({ reason: f.reason, device: f.device, all: f.all === true ? 'true' : undefined, before })}`,
+      ),
     deadLetter: (id: number) => api.get<DeadLetterDetail>(`/api/v1/dead-letters/${id}`),
     replay: async (id: number) => (await api.post<{ deadLetter: DeadLetter }>(`/api/v1/dead-letters/${id}/replay`, {})).deadLetter,
     adapters: async () => (await api.get<{ adapters: AdapterInfo[] }>('/api/v1/adapters')).adapters,

@@ -1,8 +1,8 @@
 // The API's shapes, as the browser sees them. Alerts and transitions are the gateway's own types (type-only
-// imports: nothing of the gateway, and no zod, reaches the bundle); the session shapes are the contract of
-// `/api/v1/session` (issue 6).
+// imports: nothing of the gateway, and no zod, reaches the bundle) as the HTTP API answers a session: with the
+// actors' names (NamedAlert, NamedTransition); the session shapes are the contract of `/api/v1/session` (issue 6).
 
-import type { Alert, AlertTransition, Outcome, TransitionType } from '../../gateway/alerts/model.js';
+import type { NamedAlert as Alert, NamedTransition as AlertTransition, Outcome, TransitionType } from '../../gateway/alerts/model.js';
 import type { Evidence, RuleId, Severity } from '../../gateway/alerts/signal.js';
 
 export type { Alert, AlertTransition, Evidence, Outcome, RuleId, Severity, TransitionType };
@@ -42,6 +42,8 @@ export interface TimelineEntry {
   readonly type: TransitionType;
   readonly at: string;
   readonly actor: string;
+  /** The actor's display name when a user, else the actor itself (gateway/http/alert-routes.ts). */
+  readonly actorName: string;
   readonly detail: AlertTransition['detail'];
 }
 

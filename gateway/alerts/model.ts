@@ -115,6 +115,29 @@ export const AlertTransitionSchema = z.object({
 });
 export type AlertTransition = z.infer<typeof AlertTransitionSchema>;
 
+/**
+ * An alert as the HTTP API answers a dashboard: the alert with the names of the people who acknowledged and
+ * resolved it (gateway/http/alert-routes.ts looks them up). Only in HTTP answers and a session's live stream:
+ * the outbox, MQTT and webhooks carry ids alone.
+ */
+export const NamedAlertSchema = AlertSchema.extend({
+  /**
+   * Who acknowledged it, as a colleague knows them: a user's display name. A service account, a staff id from
+   * the CLI or a user no longer known keeps its id; a service-account caller always gets the id. null = nobody yet.
+   */
+  acknowledgedByName: z.string().nullable(),
+  /** Who resolved it, as `acknowledgedByName`. */
+  resolvedByName: z.string().nullable(),
+});
+export type NamedAlert = z.infer<typeof NamedAlertSchema>;
+
+/** A transition as the HTTP API answers a dashboard: with its actor's name. */
+export const NamedTransitionSchema = AlertTransitionSchema.extend({
+  /** A user's display name; anything else (`rule:<id>`, `system`, a service account, an unknown user) is the actor itself. */
+  actorName: z.string(),
+});
+export type NamedTransition = z.infer<typeof NamedTransitionSchema>;
+
 /** A delivery channel's name ("sse", "mqtt", "webhook-team-north"): same shape as other ids. */
 export const ChannelSchema = z.string().regex(ID_PATTERN, { error: 'channel must be 3–64 characters: a-z, 0-9, ".", "_" or "-"' });
 

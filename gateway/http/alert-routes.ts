@@ -4,18 +4,22 @@ import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   AlertError,
-  AlertSchema,
-  AlertTransitionSchema,
+  NamedAlertSchema,
+  NamedTransitionSchema,
   NoteSchema,
   OutcomeSchema,
   type AcknowledgeInput,
   type Alert,
   type AlertTransition,
+  type NamedAlert,
+  type NamedTransition,
   type ResolveInput,
 } from '../alerts/model.js';
 import { SeveritySchema } from '../alerts/signal.js';
 import type { AuditLog } from '../auth/audit.js';
 import type { AuthContext } from '../auth/guard.js';
+import { USER_ID_PATTERN } from '../auth/model.js';
+import type { UserStore } from '../auth/users.js';
 import { TeamIdSchema } from '../devices/ids.js';
 import type { StreamMessage, StreamScope, SseHub } from '../delivery/sse.js';
 import { errorResponses, HttpError } from './errors.js';
@@ -27,6 +31,12 @@ import { auditFor, authOf, teamsFor, visibleOr404 } from './scope.js';
 // the guard (gateway/auth/guard.ts); each route checks the team: a team filter outside the caller's teams is
 // 403, an alert of another team is 404 — the same answer as an id that does not exist. Every view and change
 // is written to the audit log, refusals included.
+//
+// Alerts and timelines store who acted as an id (a user's `u-…`, `rule:<id>`, `system`, a CLI staff id). A
+// session's answers and stream add the person's display name next to each id (`acknowledgedByName`,
+// `resolvedByName`, `actorName`), looked up here in the user store, so a nurse reads a colleague's name, not an id.
+// Anything that is not a known user keeps its id; a service account (an integration) gets ids only, as MQTT and
+// webhooks do: display names are for the dashboard.
 
 export interface AlertRoutesOptions {
   hub: SseHub;
@@ -54,10 +64,52 @@ const ResolveBodySchema = z
   .strictObject({ outcome: OutcomeSchema, note: NoteSchema.optional() })
   .refine((r) => r.outcome !== 'other' || r.note !== undefined, { error: 'outcome "other" needs a note', path: ['note'] });
 
-export const AlertDetailSchema = z.object({ alert: AlertSchema, timeline: z.array(AlertTransitionSchema) });
-export const AlertChangeSchema = z.object({ alert: AlertSchema, transitions: z.array(AlertTransitionSchema) });
+export const AlertDetailSchema = z.object({ alert: NamedAlertSchema, timeline: z.array(NamedTransitionSchema) });
+export const AlertChangeSchema = z.object({ alert: NamedAlertSchema, transitions: z.array(NamedTransitionSchema) });
 
-export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit: AuditLog }> = (app, opts, done) => {
+/** What to call an actor in one answer (see the head of this file). */
+type Namer = (actor: string) => string;
+
+/**
+ * A session's namer: a user id's display name, anything else as it is. Each id is looked up once per answer. A
+ * failed look-up answers the id rather than fail the request (or, in a stream, every other stream's fan-out).
+ */
+function actorNamer(auth: AuthContext, users: Pick<UserStore, 'get'>): Namer {
+  if (auth.kind !== 'user') return (actor) => actor;
+  const names = new Map<string, string>();
+  return (actor) => {
+    let name = names.get(actor);
+    if (name === undefined) {
+      try {
+        name = USER_ID_PATTERN.test(actor) ? (users.get(actor)?.displayName ?? actor) : actor;
+      } catch {
+        name = actor;
+      }
+      names.set(actor, name);
+    }
+    return name;
+  };
+}
+
+const namedAlert = (alert: Alert, name: Namer): NamedAlert => ({
+  ...alert,
+  acknowledgedByName: alert.acknowledgedBy === null ? null : name(alert.acknowledgedBy),
+  resolvedByName: alert.resolvedBy === null ? null : name(alert.resolvedBy),
+});
+const namedTransition = (t: AlertTransition, name: Namer): NamedTransition => ({ ...t, actorName: name(t.actor) });
+
+/** A stream's `alert` event with the names added; a `reset` as it is. */
+function namedMessage(message: StreamMessage, name: Namer): StreamMessage {
+  if (message.event !== 'alert') return message;
+  const { transition, alert } = message.data as { transition: AlertTransition; alert: Alert };
+  return { ...message, data: { transition: namedTransition(transition, name), alert: namedAlert(alert, name) } };
+}
+
+export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit: AuditLog; users: Pick<UserStore, 'get'> }> = (
+  app,
+  opts,
+  done,
+) => {
   const maxQueued = opts.maxQueued ?? 5000;
   const recheckMs = opts.recheckMs ?? 30_000;
 
@@ -96,7 +148,8 @@ export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit:
       throw err;
     }
     auditFor(opts.audit, auth, action, 'ok', { ...entry, detail });
-    return { alert: opts.get(alert.id) ?? alert, transitions };
+    const name = actorNamer(auth, opts.users);
+    return { alert: namedAlert(opts.get(alert.id) ?? alert, name), transitions: transitions.map((t) => namedTransition(t, name)) };
   }
 
   app.get(
@@ -107,10 +160,13 @@ export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit:
         summary: "Open alerts of the caller's teams, most urgent first",
         tags: ['alerts'],
         querystring: ScopeQuerySchema,
-        response: { 200: z.object({ alerts: z.array(AlertSchema) }), ...errorResponses },
+        response: { 200: z.object({ alerts: z.array(NamedAlertSchema) }), ...errorResponses },
       },
     },
-    (request) => ({ alerts: opts.listOpen(listed(request, 'alert.list', request.query)) }),
+    (request) => {
+      const name = actorNamer(authOf(request), opts.users);
+      return { alerts: opts.listOpen(listed(request, 'alert.list', request.query)).map((a) => namedAlert(a, name)) };
+    },
   );
 
   app.get(
@@ -126,8 +182,10 @@ export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit:
     },
     (request) => {
       const alert = visible(request, request.params.id, 'alert.view');
-      auditFor(opts.audit, authOf(request), 'alert.view', 'ok', { targetType: 'alert', targetId: alert.id, teamId: alert.teamId });
-      return { alert, timeline: opts.timeline(alert.id) };
+      const auth = authOf(request);
+      auditFor(opts.audit, auth, 'alert.view', 'ok', { targetType: 'alert', targetId: alert.id, teamId: alert.teamId });
+      const name = actorNamer(auth, opts.users);
+      return { alert: namedAlert(alert, name), timeline: opts.timeline(alert.id).map((t) => namedTransition(t, name)) };
     },
   );
 
@@ -222,7 +280,8 @@ export const alertRoutes: FastifyPluginCallbackZod<AlertRoutesOptions & { audit:
               end();
               return false;
             }
-            queue.push(...messages);
+            const name = actorNamer(auth, opts.users);
+            queue.push(...messages.map((m) => namedMessage(m, name)));
             void drain();
             return true;
           },

@@ -210,7 +210,7 @@ export function buildApp(deps: HttpAppDeps): HttpApp {
     if (deps.alerts !== undefined) {
       // Heartbeat comments keep idle streams open through proxies and let a dead peer be noticed.
       void app.register(fastifySse, { heartbeatInterval: 15_000 });
-      void app.register(alertRoutes, { ...deps.alerts, audit: auth.audit });
+      void app.register(alertRoutes, { ...deps.alerts, audit: auth.audit, users: auth.users });
     }
     if (deps.reports !== undefined) void app.register(reportRoutes, { ...deps.reports, audit: auth.audit });
     if (deps.homes !== undefined) void app.register(homeRoutes, { ...deps.homes, audit: auth.audit });

@@ -1,22 +1,22 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../dashboard/build.js';
+import { audit, login as loginAt, screenshots, startBrowsing, type Browsing } from './browser.js';
 import { createStubState, startStubServer, type StubState } from './stub-api.js';
 
 // The dashboard in a real headless Chromium (Debian's), served by dashboardRoutes, against a STUB API: a test
-// double of the issue-6 session/alerts contract (stub-api.ts), because the real session API is being built.
-// The same flow against the real gateway (broker, simulator, InfluxDB) follows once that API exists.
-// The tests run in order and share the stub's state and Kari's page, like a shift: log in, an alert comes in,
-// acknowledge, a colleague acts, resolve, the wall board, a phone, the language switch, log out.
+// double of the issue-6 session/alerts contract (stub-api.ts). It covers what the real gateway cannot be made to
+// do on cue (browser.gateway.test.ts and browser.phone.test.ts have the rest): a slow acknowledgement shown at
+// once, a refused one rolled back, the resolve form's own checks, the wall board with 42 alerts and through a
+// server restart, the language switch and logging out. The tests run in order and share the stub's state and
+// Kari's page.
 
-const SCREENSHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
 const USERS = [
-  { id: 'u-kari', username: 'kari', displayName: 'Kari Nordmann', role: 'nurse', teams: ['team-north'], password: 'kari-pass-1' },
-  { id: 'u-ola', username: 'ola', displayName: 'Ola Nordmann', role: 'nurse', teams: ['team-north'], password: 'ola-pass-1' },
+  { id: 'u-kari', username: 'kari', displayName: 'Sykepleier Test 1', role: 'nurse', teams: ['team-north'], password: 'kari-pass-1' },
+  { id: 'u-ola', username: 'ola', displayName: 'Sykepleier Test 2', role: 'nurse', teams: ['team-north'], password: 'ola-pass-1' },
   {
     id: 'u-room',
     username: 'teamrom',
@@ -31,104 +31,38 @@ let publicDir: string;
 let state: StubState;
 let server: Awaited<ReturnType<typeof startStubServer>>;
 let base: string;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-/** CSP violations and uncaught errors in any page: must stay empty. */
-const problems: string[] = [];
+let browsing: Browsing;
+const shots = screenshots('');
 let kari: Page;
 
 beforeAll(async () => {
-  mkdirSync(SCREENSHOTS, { recursive: true });
   publicDir = mkdtempSync(join(tmpdir(), 'tryggheim-dashboard-e2e-'));
   await buildDashboard({ outDir: publicDir });
   state = createStubState(USERS);
   server = await startStubServer(state, publicDir);
   base = `http://127.0.0.1:${server.port}`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    // Chromium's sandbox cannot start as root (CI containers); as a normal user it stays on.
-    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-    timeout: 20_000,
-  });
+  browsing = await startBrowsing({ timeoutMs: 5000 });
 }, 60_000);
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser.close().catch(() => undefined);
+  await browsing.close();
   await server.app.close();
   rmSync(publicDir, { recursive: true, force: true });
 });
 
-async function newPage(options: BrowserContextOptions = {}): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
-  contexts.push(ctx);
-  ctx.setDefaultTimeout(5000);
-  ctx.setDefaultNavigationTimeout(10_000);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
-  });
-  return page;
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
-
-async function login(page: Page, username: string, password: string): Promise<void> {
-  await page.goto(`${base}/`);
-  await page.waitForURL(/\/login\?next=/);
-  await page.getByLabel('Brukernavn', { exact: true }).fill(username);
-  await page.getByLabel('Passord', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Logg inn', exact: true }).click();
-  await page.getByRole('heading', { level: 1, name: 'Varsler' }).waitFor();
-}
-
-/** Page-level accessibility basics: a language, one h1, a label on every control, a name on every button and link. */
-async function audit(page: Page): Promise<string[]> {
-  return page.evaluate<string[]>(`(() => {
-    const out = [];
-    if (!document.documentElement.lang) out.push('html has no lang');
-    const h1 = document.querySelectorAll('h1').length;
-    if (h1 !== 1) out.push('h1 count ' + h1);
-    for (const el of document.querySelectorAll('input, select, textarea')) {
-      if (!(el.labels && el.labels.length > 0) && !el.hasAttribute('aria-label')) out.push('unlabelled ' + el.outerHTML.slice(0, 80));
-    }
-    for (const el of document.querySelectorAll('button, a[href]')) {
-      if (((el.getAttribute('aria-label') || el.textContent) || '').trim() === '') out.push('nameless ' + el.outerHTML.slice(0, 80));
-    }
-    return out;
-  })()`);
-}
-
+const shot = (page: Page, name: string) => shots.save(page, name, { fullPage: true });
+const login = (page: Page, username: string, password: string) => loginAt(page, base, { username, password });
 const card = (page: Page, id: string) => page.locator(`[data-alert-id="${id}"]`);
 const liveRegionHas = (page: Page, text: string) =>
-  page.waitForFunction(`document.querySelector('[data-testid=live-region]').textContent.includes(${JSON.stringify(text)})`, undefined, {
-    timeout: 3000,
-  });
+  // Polled with expect.poll, not waitForFunction: a polled string predicate is eval'd in the page, which the CSP refuses.
+  expect.poll(async () => page.getByTestId('live-region').textContent(), { timeout: 3000 }).toContain(text);
 
 describe('dashboard in headless Chromium against a stub API (test double of the issue-6 contract)', () => {
-  it('sends a visitor to the login page, refuses a wrong password, and logs in', async () => {
-    kari = await newPage();
-    await kari.goto(`${base}/`);
-    await kari.waitForURL(`${base}/login?next=%2F`);
-    await kari.getByRole('heading', { level: 1, name: 'Logg inn' }).waitFor();
-    expect(await audit(kari)).toEqual([]);
-    await shot(kari, 'login');
-
-    await kari.getByLabel('Brukernavn', { exact: true }).fill('kari');
-    await kari.getByLabel('Passord', { exact: true }).fill('wrong');
-    await kari.getByRole('button', { name: 'Logg inn', exact: true }).click();
-    expect(await kari.getByTestId('login-error').textContent()).toBe('Feil brukernavn eller passord.');
-
-    await kari.getByLabel('Passord', { exact: true }).fill('kari-pass-1');
-    await kari.getByRole('button', { name: 'Logg inn', exact: true }).click();
-    await kari.getByRole('heading', { level: 1, name: 'Varsler' }).waitFor();
-    expect(kari.url()).toBe(`${base}/`);
+  it('logs in', async () => {
+    kari = await browsing.newPage();
+    await login(kari, 'kari', 'kari-pass-1');
     await kari.getByTestId('alerts-empty').waitFor();
-    expect(problems.splice(0)).toEqual([]);
+    expect(browsing.problems.splice(0)).toEqual([]);
   });
 
   it('shows an alert raised while watching within 2 s, ordered and announced, and acknowledges it in one tap', async () => {
@@ -148,11 +82,8 @@ describe('dashboard in headless Chromium against a stub API (test double of the 
       'a-door',
     ]);
     const fall = (await card(kari, 'a-fall').textContent()) ?? '';
-    expect(fall).toContain('Fall oppdaget');
-    expect(fall).toContain('Hjem h-0001');
     // The page clock ticks once a second, so it may still be a moment before the raise: 30:0x.
     expect(fall).toMatch(/frist om (30:0\d|29:\d\d)/);
-    expect(fall).toContain('Ikke kvittert');
     // 150 min after a high alert: 30 min past its 2 h follow-up deadline, highlighted.
     expect(await card(kari, 'a-door').getAttribute('class')).toContain('card--overdue');
     expect(await card(kari, 'a-door').getByTestId('follow-up').textContent()).toMatch(/(29:5\d|30:\d\d) over fristen/);
@@ -168,12 +99,11 @@ describe('dashboard in headless Chromium against a stub API (test double of the 
     expect(state.alerts.get('a-fall')).toMatchObject({ ack: 'acknowledged', acknowledgedBy: 'u-kari' });
     const session = [...state.sessions.values()].find((s) => s.user.id === 'u-kari');
     expect(state.calls.find((c) => c.url === '/api/v1/alerts/a-fall/ack')?.csrf).toBe(session?.csrfToken);
-    expect(await audit(kari)).toEqual([]);
     await shot(kari, 'alerts');
-    expect(problems.splice(0)).toEqual([]);
+    expect(browsing.problems.splice(0)).toEqual([]);
   });
 
-  it("rolls back an acknowledgement the server refuses, and shows a colleague's acknowledgement live", async () => {
+  it('rolls back an acknowledgement the server refuses; a colleague’s then shows by name', async () => {
     state.setAckDelay(300);
     state.failNextAck({ status: 503, code: 'TRY_ERR_INTERNAL' });
     await card(kari, 'a-door')
@@ -184,38 +114,26 @@ describe('dashboard in headless Chromium against a stub API (test double of the 
     await card(kari, 'a-door').getByText('Ikke kvittert').waitFor();
     state.setAckDelay(0);
 
-    // Ola, on his own phone, acknowledges the door: Kari's list updates without a reload.
-    const ola = await newPage();
-    await login(ola, 'ola', 'ola-pass-1');
-    await card(ola, 'a-door')
-      .getByRole('button', { name: /^Kvitter varselet/ })
-      .click();
-    await card(kari, 'a-door').getByText('Kvittert av u-ola').waitFor({ timeout: 2000 });
-    expect(
-      await card(kari, 'a-door')
-        .getByRole('button', { name: /^Kvitter varselet/ })
-        .count(),
-    ).toBe(0);
-    await ola.context().close();
-    expect(problems.splice(0)).toEqual([]);
+    // Ola acknowledges the door (on his phone): Kari's list says so by his name, without a reload.
+    state.acknowledge('a-door', 'u-ola');
+    await card(kari, 'a-door').getByText('Kvittert av Sykepleier Test 2').waitFor({ timeout: 2000 });
+    expect(browsing.problems.splice(0)).toEqual([]);
   });
 
-  it('shows the evidence and the timeline, and resolves with an outcome and a note', async () => {
+  it('checks the resolve form: an outcome, and a note for "other"', async () => {
     await card(kari, 'a-fall')
       .getByRole('link', { name: /^Detaljer og avslutning/ })
       .click();
     await kari.waitForURL(`${base}/alerts/a-fall?resolve=1`);
     await kari.getByRole('heading', { level: 1, name: 'Fall oppdaget' }).waitFor();
-    expect(await kari.getByTestId('evidence').textContent()).toContain('sensor reported it');
-    const timeline = kari.getByTestId('timeline');
-    await timeline.getByText('Kvittert').waitFor();
-    expect(await timeline.textContent()).toMatch(/Utløst – regel: Fall.*Kvittert – deg/s);
-    expect(await audit(kari)).toEqual([]);
+    // `?resolve=1`: the focus is on the form's heading.
+    await expect.poll(async () => kari.evaluate('document.activeElement?.id')).toBe('resolve-title');
     await shot(kari, 'alert-detail');
 
     const submit = kari.getByRole('button', { name: 'Avslutt varselet', exact: true });
     await submit.click();
-    await kari.getByText('Velg et utfall.').waitFor();
+    await kari.getByTestId('resolve-error').getByText('Velg et utfall.').waitFor();
+    await expect.poll(async () => kari.evaluate('document.activeElement?.dataset.testid')).toBe('resolve-error');
     await kari.getByLabel('Annet (forklar i notatet)').check();
     await submit.click();
     await kari.getByText('Skriv et notat når utfallet er «Annet».').waitFor();
@@ -226,17 +144,12 @@ describe('dashboard in headless Chromium against a stub API (test double of the 
     await kari.waitForURL(`${base}/`);
     await card(kari, 'a-fall').waitFor({ state: 'detached' });
     await liveRegionHas(kari, 'Varselet er avsluttet.');
-    expect(state.alerts.get('a-fall')).toMatchObject({
-      open: false,
-      outcome: 'visited_ok',
-      resolveNote: 'Hjulpet opp, ingen skade',
-      resolvedBy: 'u-kari',
-    });
-    expect(problems.splice(0)).toEqual([]);
+    expect(state.alerts.get('a-fall')).toMatchObject({ open: false, outcome: 'visited_ok', resolvedBy: 'u-kari' });
+    expect(browsing.problems.splice(0)).toEqual([]);
   });
 
   it('wall board: shows and clears alerts live, fits many without scrolling, and reconnects after a server restart', async () => {
-    const room = await newPage({ viewport: { width: 1920, height: 1080 } });
+    const room = await browsing.newPage({ viewport: { width: 1920, height: 1080 } });
     await login(room, 'teamrom', 'room-pass-1');
     await room.goto(`${base}/tavle`);
     const board = room.getByTestId('tavle-board');
@@ -248,7 +161,7 @@ describe('dashboard in headless Chromium against a stub API (test double of the 
     expect(Date.now() - started).toBeLessThan(2000);
     expect(await room.getByRole('heading', { level: 2 }).allTextContents()).toEqual(['Kritisk 1', 'Høy 1']);
     expect(await room.getByTestId('tavle-clock').textContent()).toMatch(/^\d\d[:.]\d\d$/);
-    expect(await board.locator('[data-alert-id="a-door"]').textContent()).toContain('Kvittert');
+    expect(await board.locator('[data-alert-id="a-door"]').textContent()).toContain('✓ Kvittert av Sykepleier Test 2');
     await shot(room, 'tavle');
 
     // A busy evening: 40 more alerts still fit on the screen.
@@ -265,7 +178,7 @@ describe('dashboard in headless Chromium against a stub API (test double of the 
     await room.getByText('42 åpne varsler').waitFor();
     const fits = `(() => { const b = document.querySelector('[data-testid=tavle-board]');
       return b.scrollHeight <= b.clientHeight + 1 && document.documentElement.scrollHeight <= innerHeight + 1; })()`;
-    await room.waitForFunction(fits, undefined, { timeout: 2000 });
+    await expect.poll(async () => room.evaluate<boolean>(fits), { timeout: 2000 }).toBe(true);
     await shot(room, 'tavle-busy');
     for (let i = 0; i < 40; i += 1) state.resolve(`a-bat-${i}`, 'u-ola', 'technical_fixed');
     await room.getByText('2 åpne varsler').waitFor();
@@ -286,43 +199,8 @@ describe('dashboard in headless Chromium against a stub API (test double of the 
     expect(await audit(room)).toEqual([]);
     await shot(room, 'tavle-empty');
     await room.context().close();
-    expect(problems.splice(0)).toEqual([]);
+    expect(browsing.problems.splice(0)).toEqual([]);
   }, 45_000);
-
-  it('works on a phone (390×844): list, one-tap acknowledge, detail and resolve, wall board', async () => {
-    const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
-    state.raise({ id: 'a-dose', rule: 'missed-dose', severity: 'high', title: 'Dose not taken', homeId: 'h-0042', agoMinutes: 20 });
-    await phone.goto(`${base}/`);
-    await phone.getByLabel('Brukernavn', { exact: true }).waitFor();
-    await shot(phone, 'phone-login');
-    await login(phone, 'kari', 'kari-pass-1');
-    await card(phone, 'a-dose').waitFor();
-    const noSideScroll = 'document.documentElement.scrollWidth <= window.innerWidth';
-    expect(await phone.evaluate(noSideScroll)).toBe(true);
-    await card(phone, 'a-dose')
-      .getByRole('button', { name: /^Kvitter varselet/ })
-      .tap();
-    await card(phone, 'a-dose').getByText('Kvittert av deg').waitFor();
-    await shot(phone, 'phone-alerts');
-
-    await card(phone, 'a-dose')
-      .getByRole('link', { name: /^Detaljer og avslutning/ })
-      .tap();
-    await phone.getByRole('heading', { level: 1, name: 'Dose ikke tatt' }).waitFor();
-    expect(await phone.evaluate(noSideScroll)).toBe(true);
-    await shot(phone, 'phone-detail');
-    await phone.getByLabel('Kontaktet på telefon').tap();
-    await phone.getByRole('button', { name: 'Avslutt varselet', exact: true }).tap();
-    await phone.waitForURL(`${base}/`);
-    await phone.getByTestId('alerts-empty').waitFor();
-
-    await phone.goto(`${base}/tavle`);
-    await phone.getByTestId('tavle-none').waitFor();
-    expect(await phone.evaluate(noSideScroll)).toBe(true);
-    await shot(phone, 'phone-tavle');
-    await phone.context().close();
-    expect(problems.splice(0)).toEqual([]);
-  });
 
   it('switches to English and remembers it, shows a nurse only her menu, and logs out', async () => {
     await kari.getByRole('button', { name: 'Switch to English' }).click();
@@ -344,6 +222,6 @@ describe('dashboard in headless Chromium against a stub API (test double of the 
     // The session is gone: the pages send us back to the login page.
     await kari.goto(`${base}/tavle`);
     await kari.waitForURL(`${base}/login?next=%2Ftavle`);
-    expect(problems.splice(0)).toEqual([]);
+    expect(browsing.problems.splice(0)).toEqual([]);
   });
 });

@@ -1,7 +1,5 @@
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { generatePassword, type ScryptParams } from '../../gateway/auth/password.js';
 import { createUserStore } from '../../gateway/auth/users.js';
 import type { Role } from '../../gateway/auth/model.js';
@@ -12,11 +10,13 @@ import type { Gateway } from '../../gateway/main.js';
 import { createInfluxWriter } from '../../gateway/storage/influx.js';
 import { removeDir, startTestGateway } from '../support/gateway.js';
 import { startInfluxd, type TestInfluxd } from '../support/influxd.js';
+import type { Browsing } from './browser.js';
 
-// The real thing for the dashboard's browser test (browser.gateway.test.ts): a gateway in this process on the
-// system clock (aedes on a free port, SQLite in a temp dir, the built dashboard from dist/), Debian's influxd
-// 1.6.7 as its storage, homes and devices in the registry, users made through gateway/auth/users.ts, and devices
-// that are real MQTT clients (mqtt.js) with their registry secrets.
+// The real thing for the dashboard's browser tests (browser.gateway, browser.phone, browser.views): a gateway in
+// this process on the system clock (aedes on a free port, SQLite in a temp dir, the built dashboard from dist/),
+// Debian's influxd 1.6.7 as its storage, homes and devices in the registry, users made through
+// gateway/auth/users.ts, and devices that are real MQTT clients (mqtt.js) with their registry secrets. The
+// browser side (Chromium, pages, login, checks) is in browser.ts.
 
 export const TIME_ZONE = 'Europe/Oslo';
 /** Cheap hashes for test users (about 1 ms each on a shared CPU); the login path verifies them like any other. */
@@ -64,6 +64,7 @@ export async function startRealGateway(): Promise<RealGateway> {
 export interface TestUser {
   readonly id: string;
   readonly username: string;
+  readonly displayName: string;
   readonly password: string;
 }
 
@@ -77,7 +78,7 @@ export async function addUsers(
   for (const u of users) {
     const password = generatePassword();
     const user = await store.add({ username: u.username, role: u.role, teams: [...u.teams], displayName: u.displayName }, password);
-    out.push({ id: user.id, username: u.username, password });
+    out.push({ id: user.id, username: u.username, displayName: user.displayName, password });
   }
   return out;
 }
@@ -176,68 +177,50 @@ export async function seenAlerts(page: Page): Promise<Seen[]> {
   return Object.entries(seen).map(([id, s]) => ({ id, ...s }));
 }
 
-/** Waits (bounded) until the page has shown an alert element whose text has every part, and returns when it first did. */
-export async function waitSeen(page: Page, parts: readonly string[], timeoutMs: number): Promise<Seen> {
-  const handle = await page.waitForFunction(
-    `(() => Object.entries(window.__seen).find(([, s]) => ${JSON.stringify(parts)}.every((p) => s.text.includes(p))))()`,
-    undefined,
-    { timeout: timeoutMs },
-  );
-  const [id, s] = (await handle.jsonValue()) as [string, { at: number; text: string }];
-  return { id, ...s };
-}
-
 /**
- * Screenshots: always to test-artifacts/screenshots/gateway-<name>.png (CI artifacts); the ones the README shows
- * also to `TRYGGHEIM_SCREENSHOTS` (e.g. docs/screenshots) as <name>.png when that is set.
+ * Waits (bounded) until the page has shown an alert element whose text has every part, and returns when it first
+ * did. Polled with page.evaluate, not waitForFunction: a string predicate that has to be polled is evaluated in
+ * the page with eval, which the gateway's CSP refuses (the wait failed whenever the alert was not there at once).
+ * The poll's pace does not matter to what it measures: SEEN_SCRIPT noted the time when the element appeared.
  */
-export function screenshots(): {
-  artifacts: string;
-  docs: string | undefined;
-  save(page: Page, name: string, opts?: { doc?: string; fullPage?: boolean }): Promise<void>;
-} {
-  const artifacts = resolve('test-artifacts/screenshots');
-  const docsEnv = process.env.TRYGGHEIM_SCREENSHOTS;
-  const docs = docsEnv !== undefined && docsEnv !== '' ? resolve(docsEnv) : undefined;
-  mkdirSync(artifacts, { recursive: true });
-  if (docs !== undefined) mkdirSync(docs, { recursive: true });
-  return {
-    artifacts,
-    docs,
-    async save(page, name, opts = {}) {
-      const file = join(artifacts, `gateway-${name}.png`);
-      // By default the viewport, not the full page: what a nurse sees on the screen, and a small file for the README.
-      await page.screenshot({ path: file, animations: 'disabled', caret: 'hide', fullPage: opts.fullPage === true });
-      if (docs !== undefined && opts.doc !== undefined) copyFileSync(file, join(docs, `${opts.doc}.png`));
-    },
-  };
+export async function waitSeen(page: Page, parts: readonly string[], timeoutMs: number): Promise<Seen> {
+  const find = `(() => Object.entries(window.__seen).find(([, s]) => ${JSON.stringify(parts)}.every((p) => s.text.includes(p))) ?? null)()`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = await page.evaluate<[string, { at: number; text: string }] | null>(find);
+    if (hit !== null) return { id: hit[0], ...hit[1] };
+    if (Date.now() > deadline) throw new Error(`no alert showing ${parts.join(' + ')} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
-/** Debian's Chromium, headless (never a downloaded browser). Its sandbox cannot start as root (CI containers). */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-    timeout: 20_000,
-  });
+/** Publishes as `device` and resolves with the alert `page` first showed with every part of `parts`, and how long it took. */
+export async function raiseSeen(
+  page: Page,
+  device: TestDevice,
+  body: Record<string, unknown>,
+  parts: readonly string[],
+  timeoutMs: number,
+): Promise<{ id: string; ms: number; sentAt: number }> {
+  const { sentAt, acked } = device.publish(body);
+  const seen = await waitSeen(page, parts, timeoutMs);
+  await within(timeoutMs, acked, `PUBACK for ${device.id}`);
+  return { id: seen.id, ms: seen.at - sentAt, sentAt };
 }
 
 /**
- * Ends what a browser test file started, each step bounded: its contexts, the Chromium it launched, the device
+ * Ends what a browser test file started, each step bounded: the browser (its contexts, then Chromium), the device
  * clients, then the gateway (in this process) and influxd (our child, stopped by its PID). Any of them may be
  * missing when beforeAll failed early.
  */
 export async function closeAll(parts: {
-  contexts: readonly BrowserContext[];
-  browser: Browser | undefined;
+  browsing: Browsing | undefined;
   devices: Iterable<TestDevice>;
   real: RealGateway | undefined;
 }): Promise<void> {
   const bounded = (p: Promise<unknown>, ms: number) =>
     Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
-  for (const c of parts.contexts) await bounded(c.close(), 5000);
-  if (parts.browser !== undefined) await bounded(parts.browser.close(), 10_000);
+  await parts.browsing?.close();
   await Promise.all([...parts.devices].map((d) => bounded(d.client.endAsync(true), 2000)));
   await parts.real?.close();
 }

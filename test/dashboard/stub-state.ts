@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Alert, AlertTransition, Outcome, TransitionType } from '../../gateway/alerts/model.js';
+import type { NamedAlert as Alert, NamedTransition as AlertTransition, Outcome, TransitionType } from '../../gateway/alerts/model.js';
 import type { RuleId, Severity } from '../../gateway/alerts/signal.js';
 
 // The state of the STUB API (stub-api.ts), a test double of the dashboard's contract: users, sessions,
@@ -50,7 +50,12 @@ const RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3
 
 export function createStubState(users: readonly StubUser[]) {
   const alerts = new Map<string, Alert>();
-  const timeline = new Map<string, { type: TransitionType; at: string; actor: string; detail: AlertTransition['detail'] }[]>();
+  const timeline = new Map<
+    string,
+    { type: TransitionType; at: string; actor: string; actorName: string; detail: AlertTransition['detail'] }[]
+  >();
+  /** As the gateway names actors for a session: a user's display name, anything else as it is. */
+  const nameOf = (actor: string): string => users.find((u) => u.id === actor)?.displayName ?? actor;
   const outbox: { id: number; alert: Alert; transition: AlertTransition }[] = [];
   const sessions = new Map<string, Session>();
   const clients = new Set<StreamClient>();
@@ -67,6 +72,7 @@ export function createStubState(users: readonly StubUser[]) {
       type,
       at,
       actor,
+      actorName: nameOf(actor),
       teamId: alert.teamId,
       homeId: alert.homeId,
       rule: alert.rule,
@@ -75,7 +81,7 @@ export function createStubState(users: readonly StubUser[]) {
       detail,
     };
     outbox.push({ id: transition.id, alert, transition });
-    timeline.get(alert.id)?.push({ type, at, actor, detail });
+    timeline.get(alert.id)?.push({ type, at, actor, actorName: nameOf(actor), detail });
     for (const c of clients) {
       if (c.teams.includes(alert.teamId)) c.res.write(frame(transition.id, alert, transition));
     }
@@ -108,9 +114,11 @@ export function createStubState(users: readonly StubUser[]) {
       evidenceDropped: 0,
       acknowledgedAt: null,
       acknowledgedBy: null,
+      acknowledgedByName: null,
       ackNote: null,
       resolvedAt: null,
       resolvedBy: null,
+      resolvedByName: null,
       outcome: null,
       resolveNote: null,
       ackDueAt: iso(raisedMs + ACK_MIN[input.severity] * 60_000),
@@ -130,7 +138,13 @@ export function createStubState(users: readonly StubUser[]) {
   function acknowledge(id: string, actor: string): Alert {
     const a = alerts.get(id);
     if (a === undefined) throw new Error(`no alert ${id}`);
-    const next: Alert = { ...a, ack: 'acknowledged', acknowledgedBy: actor, acknowledgedAt: new Date().toISOString() };
+    const next: Alert = {
+      ...a,
+      ack: 'acknowledged',
+      acknowledgedBy: actor,
+      acknowledgedByName: nameOf(actor),
+      acknowledgedAt: new Date().toISOString(),
+    };
     alerts.set(id, next);
     publish(next, 'acknowledged', actor);
     return next;
@@ -140,8 +154,19 @@ export function createStubState(users: readonly StubUser[]) {
     const a = alerts.get(id);
     if (a === undefined) throw new Error(`no alert ${id}`);
     const now = new Date().toISOString();
-    const acked = a.ack === 'acknowledged' ? a : { ...a, ack: 'acknowledged' as const, acknowledgedBy: actor, acknowledgedAt: now };
-    const next: Alert = { ...acked, open: false, resolvedAt: now, resolvedBy: actor, outcome, resolveNote: note ?? null };
+    const acked =
+      a.ack === 'acknowledged'
+        ? a
+        : { ...a, ack: 'acknowledged' as const, acknowledgedBy: actor, acknowledgedByName: nameOf(actor), acknowledgedAt: now };
+    const next: Alert = {
+      ...acked,
+      open: false,
+      resolvedAt: now,
+      resolvedBy: actor,
+      resolvedByName: nameOf(actor),
+      outcome,
+      resolveNote: note ?? null,
+    };
     alerts.set(id, next);
     publish(next, 'resolved', actor, {
       outcome,

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Alert, AlertTransition } from '../../gateway/alerts/model.js';
+import type { NamedAlert as Alert, NamedTransition as AlertTransition } from '../../gateway/alerts/model.js';
 import { OUTCOMES, TRANSITION_TYPES } from '../../gateway/alerts/model.js';
 import { RULE_IDS, SEVERITIES } from '../../gateway/alerts/signal.js';
+import { DeviceKindSchema } from '../../gateway/devices/ids.js';
+import { AlarmKindSchema, DoseEventKindSchema, EventBodySchema, LockEventKindSchema, LockMethodSchema } from '../../adapters/canonical.js';
 import {
   applyAlert,
   applyEvent,
@@ -15,7 +17,7 @@ import {
 } from '../../dashboard/web/alert-state.js';
 import { NAV_ITEMS, navFor } from '../../dashboard/web/features.js';
 import { countdown, formatElapsed } from '../../dashboard/web/format.js';
-import { DICTIONARIES, alertTitle, errorText, parseLang } from '../../dashboard/web/i18n/index.js';
+import { DICTIONARIES, alertTitle, deviceKindText, errorText, eventText, parseLang } from '../../dashboard/web/i18n/index.js';
 import { CLIENT_ROUTES, parseRoute, pathOf, safeNext } from '../../dashboard/web/paths.js';
 import { OUTCOME_ORDER, SEVERITY_ORDER } from '../../dashboard/web/types.js';
 
@@ -45,9 +47,11 @@ function alert(id: string, over: Partial<Alert> = {}): Alert {
     evidenceDropped: 0,
     acknowledgedAt: null,
     acknowledgedBy: null,
+    acknowledgedByName: null,
     ackNote: null,
     resolvedAt: null,
     resolvedBy: null,
+    resolvedByName: null,
     outcome: null,
     resolveNote: null,
     ackDueAt: iso(T0 + 15 * 60_000),
@@ -68,6 +72,7 @@ function event(id: number, a: Alert, type: AlertTransition['type'] = 'raised') {
     type,
     at: a.lastSeenAt,
     actor: 'system',
+    actorName: 'system',
     teamId: a.teamId,
     homeId: a.homeId,
     rule: a.rule,
@@ -199,6 +204,35 @@ describe('i18n dictionaries', () => {
     expect(Object.keys(t.outcome).sort()).toEqual([...OUTCOMES].sort());
     expect(Object.keys(t.transition).sort()).toEqual([...TRANSITION_TYPES].sort());
     expect(Object.keys(t.rule).sort()).toEqual([...RULE_IDS].sort());
+  });
+
+  it.each(Object.keys(DICTIONARIES) as (keyof typeof DICTIONARIES)[])(
+    '%s names every canonical event type, every dose, lock and alarm kind, every lock method and device kind',
+    (lang) => {
+      const t = DICTIONARIES[lang];
+      const sorted = (keys: readonly string[]) => [...keys].sort();
+      expect(sorted(Object.keys(t.events.types))).toEqual(sorted(EventBodySchema.options.map((o) => o.shape.type.value)));
+      expect(sorted(Object.keys(t.events.dose))).toEqual(sorted(DoseEventKindSchema.options));
+      expect(sorted(Object.keys(t.events.lock))).toEqual(sorted(LockEventKindSchema.options));
+      expect(sorted(Object.keys(t.events.alarm))).toEqual(sorted(AlarmKindSchema.options));
+      expect(sorted(Object.keys(t.events.lockMethod))).toEqual(sorted(LockMethodSchema.options));
+      expect(sorted(Object.keys(t.home.deviceKind))).toEqual(sorted(DeviceKindSchema.options));
+      // No kind is left as its raw key (a copy-paste placeholder).
+      for (const words of [t.events.dose, t.events.lock, t.events.alarm])
+        expect(Object.entries(words).filter(([kind, label]) => label === kind)).toEqual([]);
+    },
+  );
+
+  it('says an event in words, and shows a kind it does not know as it is', () => {
+    const nb = DICTIONARIES.nb;
+    expect(eventText({ type: 'dose', kind: 'missed', method: null, active: null }, nb)).toBe('Dose: Ikke tatt');
+    expect(eventText({ type: 'lock', kind: 'unlocked', method: 'app', active: null }, nb)).toBe('Dør: Låst opp (app)');
+    expect(eventText({ type: 'alarm', kind: 'smoke', method: null, active: false }, nb)).toBe('Alarm: Røyk – over');
+    expect(eventText({ type: 'alarm', kind: 'fall', method: null, active: true }, DICTIONARIES.en)).toBe('Alarm: Fall');
+    expect(eventText({ type: 'lock', kind: 'teleported', method: 'magic', active: null }, nb)).toBe('Dør: teleported (magic)');
+    expect(eventText({ type: 'dose', kind: 'toString', method: null, active: null }, nb)).toBe('Dose: toString');
+    expect(deviceKindText('dispenser', nb)).toBe('Medisindispenser');
+    expect(deviceKindText('toaster', DICTIONARIES.en)).toBe('toaster');
   });
 
   it('lists every outcome and severity in the UI order', () => {

@@ -118,9 +118,6 @@ export const en: Messages = {
     teams: (teams) => `Teams: ${teams}`,
   },
   ...enViews,
-  placeholder: {
-    body: 'This page is coming soon.',
-  },
   notFound: {
     title: 'Page not found',
     body: 'That address is not part of the dashboard.',

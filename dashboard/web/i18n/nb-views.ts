@@ -1,7 +1,8 @@
 // Norsk bokmål for the homes, devices, dead-letter and report pages (spread into nb.ts, so `Messages` has them
 // and en-views.ts must match this shape).
 
-import type { DeadLetterReason, DeviceFilter, DoseStatus, EventType } from '../resource-types.js';
+import type { AlarmEvent, DoseEvent, EventBody, LockEvent } from '../../../adapters/canonical.js';
+import type { DeadLetterReason, DeviceFilter, DeviceKind, DoseStatus } from '../resource-types.js';
 
 export const nbViews = {
   homes: {
@@ -36,6 +37,14 @@ export const nbViews = {
     lowBattery: 'Lavt batteri',
     silent: 'Uten kontakt',
     disabled: 'Deaktivert',
+    deviceKind: {
+      dispenser: 'Medisindispenser',
+      lock: 'Dørlås',
+      sensor: 'Sensor',
+      vitals: 'Måleutstyr',
+      bridge: 'Hub',
+      observer: 'Opptakskonto',
+    } satisfies Record<DeviceKind, string>,
     charts: 'Målinger',
     range: 'Periode',
     ranges: { '24h': 'Siste 24 timer', '7d': 'Siste 7 døgn' } satisfies Record<'24h' | '7d', string>,
@@ -59,7 +68,6 @@ export const nbViews = {
     events: 'Siste hendelser',
     noEvents: 'Ingen hendelser de siste 7 døgnene.',
     eventsUnavailable: 'Hendelsene er ikke tilgjengelige nå (lagringen svarer ikke).',
-    eventType: { dose: 'Dose', lock: 'Dør', alarm: 'Alarm' } satisfies Record<EventType, string>,
     doseLog: 'Doselogg, siste 7 døgn',
     noDoses: 'Ingen doser i doseplanen.',
     dose: 'Dose',
@@ -67,6 +75,65 @@ export const nbViews = {
     takenAt: (time: string) => `tatt ${time}`,
     takenLate: 'tatt etter varsel',
     doseAlert: 'Se varselet',
+  },
+  /**
+   * The canonical events (adapters/canonical.ts) in words: every type, every kind of dose, lock and alarm event
+   * and every way a lock is worked. Records over the adapters' types, so a new kind fails the typecheck here.
+   */
+  events: {
+    types: {
+      dose: 'Dose',
+      lock: 'Dør',
+      measurement: 'Måling',
+      alarm: 'Alarm',
+      vitals: 'Vitale målinger',
+      status: 'Enhetsstatus',
+    } satisfies Record<EventBody['type'], string>,
+    dose: {
+      due: 'Skal tas',
+      dispensed: 'Levert ut',
+      taken: 'Tatt',
+      missed: 'Ikke tatt',
+      not_dispensed: 'Ikke levert ut',
+      refused: 'Avslått',
+      early: 'Tatt for tidlig',
+      late: 'Tatt for sent',
+      refill_needed: 'Må fylles på',
+      empty: 'Tom',
+      jam: 'Satt fast',
+      tamper: 'Tukling',
+      power_lost: 'Mistet strøm',
+      power_restored: 'Strøm tilbake',
+    } satisfies Record<DoseEvent['kind'], string>,
+    lock: {
+      locked: 'Låst',
+      unlocked: 'Låst opp',
+      opened: 'Åpnet',
+      closed: 'Lukket',
+      left_open: 'Står åpen',
+      jammed: 'Sitter fast',
+      forced: 'Brutt opp',
+      failed_attempt: 'Mislykket opplåsingsforsøk',
+    } satisfies Record<LockEvent['kind'], string>,
+    lockMethod: {
+      key: 'nøkkel',
+      keypad: 'kodepanel',
+      app: 'app',
+      rfid: 'brikke',
+      auto: 'automatisk',
+      manual: 'manuelt',
+      unknown: 'ukjent måte',
+    } satisfies Record<NonNullable<LockEvent['method']>, string>,
+    alarm: {
+      fall: 'Fall',
+      smoke: 'Røyk',
+      water_leak: 'Vannlekkasje',
+      panic: 'Alarmknapp',
+      bed_exit: 'Ute av sengen',
+      tamper: 'Tukling',
+      vibration: 'Vibrasjon',
+    } satisfies Record<AlarmEvent['kind'], string>,
+    alarmCleared: 'over',
   },
   devices: {
     title: 'Enheter',
@@ -111,7 +178,13 @@ export const nbViews = {
     show: 'Vis',
     loading: 'Henter meldinger …',
     empty: 'Ingen avviste meldinger.',
-    count: (n: number) => (n === 1 ? '1 melding' : `${n} meldinger`),
+    count: (n: number, more: boolean) => `${n === 1 ? '1 melding' : `${n} meldinger`}${more ? ', flere eldre finnes' : ''}`,
+    noneYet: 'Ingen av de nyeste meldingene passer. Se etter eldre.',
+    older: 'Vis eldre meldinger',
+    loadingOlder: 'Henter eldre …',
+    loadedOlder: (n: number) =>
+      n === 0 ? 'Ingen flere passet i denne omgangen.' : n === 1 ? '1 eldre melding hentet.' : `${n} eldre meldinger hentet.`,
+    noOlder: 'Ingen eldre meldinger.',
     reasons: {
       unknown_device: 'Ukjent enhet',
       no_adapter: 'Mangler adapter',

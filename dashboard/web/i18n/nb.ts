@@ -140,9 +140,6 @@ export const nb = {
     teams: (teams: string) => `Team: ${teams}`,
   },
   ...nbViews,
-  placeholder: {
-    body: 'Denne siden kommer snart.',
-  },
   notFound: {
     title: 'Fant ikke siden',
     body: 'Adressen finnes ikke i dashbordet.',

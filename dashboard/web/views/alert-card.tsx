@@ -14,9 +14,13 @@ export interface AlertCardProps {
   readonly onAcknowledge: (id: string) => void;
 }
 
-export function actorName(actor: string | null, me: string, t: Messages): string {
-  if (actor === null) return '';
-  return actor === me ? t.alerts.you : actor;
+/**
+ * Who did it, as a colleague reads it: "you" for oneself, else the name the gateway gave (a user's display name;
+ * the id itself for anyone it does not know as a user).
+ */
+export function personLabel(id: string | null, name: string | null | undefined, me: string, t: Messages): string {
+  if (id === null) return '';
+  return id === me ? t.alerts.you : (name ?? id);
 }
 
 export function SeverityBadge({ severity }: { severity: AlertView['severity'] }) {
@@ -50,7 +54,7 @@ export function AckState({ alert, me }: { alert: AlertView; me: string }) {
   return (
     <p class="ack ack--yes" data-testid="ack-state">
       <span aria-hidden="true">✓ </span>
-      {t.alerts.acknowledgedBy(actorName(alert.acknowledgedBy, me, t))}
+      {t.alerts.acknowledgedBy(personLabel(alert.acknowledgedBy, alert.acknowledgedByName, me, t))}
       {alert.pending ? <span class="ack__pending"> ({t.alerts.sending})</span> : null}
     </p>
   );

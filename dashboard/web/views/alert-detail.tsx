@@ -2,20 +2,19 @@
 // keeps the alert itself live; the timeline is re-read whenever the stream reports a new transition for it
 // (another nurse's acknowledgement shows up here too).
 
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { ApiError } from '../api.js';
 import { useApp } from '../app-context.js';
 import { viewOf, type AlertView } from '../alert-state.js';
 import { formatDateTime, formatElapsed, since } from '../format.js';
 import { useFeed, useNow } from '../hooks.js';
 import { useT } from '../i18n/context.js';
-import { alertTitle, errorText, homeLabel, type Messages } from '../i18n/index.js';
+import { alertTitle, homeLabel, type Messages } from '../i18n/index.js';
+import { failureText, useLoad, useTitle } from '../load.js';
 import { useLocation } from '../router.js';
-import type { AlertDetail, Evidence, RuleId, TimelineEntry } from '../types.js';
-import { AckState, FollowUp, SeverityBadge, actorName } from './alert-card.js';
+import type { Evidence, RuleId, TimelineEntry } from '../types.js';
+import { AckState, FollowUp, SeverityBadge, personLabel } from './alert-card.js';
 import { ResolveForm } from './resolve-form.js';
-
-type Loaded = { status: 'loading' } | { status: 'error'; message: string; notFound: boolean } | { status: 'ok'; detail: AlertDetail };
 
 export function AlertDetailPage({ id }: { id: string }) {
   const t = useT();
@@ -23,35 +22,17 @@ export function AlertDetailPage({ id }: { id: string }) {
   const snap = useFeed(feed);
   const now = useNow(1000);
   const { search } = useLocation();
-  const [loaded, setLoaded] = useState<Loaded>({ status: 'loading' });
   const [ackError, setAckError] = useState<string | undefined>(undefined);
+  // `revision` changes when the stream reports a new transition for it: the timeline is read again (the
+  // answer on screen stays until the new one is there).
   const revision = snap.state.revision.get(id);
-
-  useEffect(() => {
-    let stale = false;
-    api.alertDetail(id).then(
-      (detail) => !stale && setLoaded({ status: 'ok', detail }),
-      (err: unknown) => {
-        if (stale) return;
-        const code = err instanceof ApiError ? err.code : 'TRY_ERR_NETWORK';
-        const notFound = err instanceof ApiError && err.status === 404;
-        setLoaded({ status: 'error', message: notFound ? t.detail.notFound : errorText(code, t), notFound });
-      },
-    );
-    return () => {
-      stale = true;
-    };
-    // `revision` changes when the stream reports a new transition: re-read the timeline. `t` is only read for the
-    // error message; a language switch need not refetch.
-  }, [api, id, revision]);
+  const loaded = useLoad(() => api.alertDetail(id), [api, id, revision]);
+  const detail = loaded.value.state === 'ok' ? loaded.value.data : undefined;
 
   const live = snap.state.byId.get(id);
   const alert: AlertView | undefined =
-    live !== undefined ? viewOf(snap.state, live) : loaded.status === 'ok' ? { ...loaded.detail.alert, pending: false } : undefined;
-
-  useEffect(() => {
-    if (alert !== undefined) document.title = `${alertTitle(alert, t)} – ${t.app.name}`;
-  }, [alert?.title, t]);
+    live !== undefined ? viewOf(snap.state, live) : detail !== undefined ? { ...detail.alert, pending: false } : undefined;
+  useTitle(alert === undefined ? t.detail.facts : alertTitle(alert, t), t.app.name);
 
   return (
     <>
@@ -59,11 +40,11 @@ export function AlertDetailPage({ id }: { id: string }) {
         <a href="/">← {t.detail.back}</a>
       </p>
       {alert === undefined ? (
-        loaded.status === 'error' ? (
+        loaded.value.state === 'error' ? (
           <>
             <h1 tabIndex={-1}>{t.detail.facts}</h1>
             <p class="form-error" role="alert">
-              {loaded.message}
+              {loaded.error instanceof ApiError && loaded.error.status === 404 ? t.detail.notFound : failureText(loaded.error, t)}
             </p>
           </>
         ) : (
@@ -92,9 +73,7 @@ export function AlertDetailPage({ id }: { id: string }) {
                 class="button button--primary"
                 onClick={() => {
                   setAckError(undefined);
-                  feed.acknowledge(alert.id).catch((err: unknown) => {
-                    setAckError(t.alerts.ackFailed(errorText(err instanceof ApiError ? err.code : 'TRY_ERR_NETWORK', t)));
-                  });
+                  feed.acknowledge(alert.id).catch((err: unknown) => setAckError(t.alerts.ackFailed(failureText(err, t))));
                 }}
               >
                 {t.alerts.acknowledge}
@@ -112,7 +91,7 @@ export function AlertDetailPage({ id }: { id: string }) {
             <p class="notice">{t.detail.resolved}</p>
           )}
           <EvidenceList alert={alert} t={t} />
-          <Timeline entries={loaded.status === 'ok' ? loaded.detail.timeline : []} me={user.id} t={t} />
+          <Timeline entries={detail?.timeline ?? []} me={user.id} t={t} />
         </>
       )}
     </>
@@ -183,13 +162,13 @@ function EvidenceList({ alert, t }: { alert: AlertView; t: Messages }) {
   );
 }
 
-function actorLabel(actor: string, me: string, t: Messages): string {
+function actorLabel({ actor, actorName }: TimelineEntry, me: string, t: Messages): string {
   if (actor === 'system') return t.detail.actorSystem;
   if (actor.startsWith('rule:')) {
     const rule = actor.slice(5);
     return t.detail.actorRule(Object.prototype.hasOwnProperty.call(t.rule, rule) ? t.rule[rule as RuleId] : rule);
   }
-  return actorName(actor, me, t);
+  return personLabel(actor, actorName, me, t);
 }
 
 function Timeline({ entries, me, t }: { entries: readonly TimelineEntry[]; me: string; t: Messages }) {
@@ -202,8 +181,7 @@ function Timeline({ entries, me, t }: { entries: readonly TimelineEntry[]; me: s
         <ol class="timeline" data-testid="timeline">
           {entries.map((e, i) => (
             <li key={`${e.at}-${i}`}>
-              <time dateTime={e.at}>{formatDateTime(e.at, t.locale)}</time> <strong>{t.transition[e.type]}</strong> –{' '}
-              {actorLabel(e.actor, me, t)}
+              <time dateTime={e.at}>{formatDateTime(e.at, t.locale)}</time> <strong>{t.transition[e.type]}</strong> – {actorLabel(e, me, t)}
               {e.detail.outcome !== undefined ? <span> · {t.outcome[e.detail.outcome]}</span> : null}
               {e.detail.level !== undefined ? <span> · {t.detail.level(e.detail.level)}</span> : null}
               {e.detail.late === true ? <span class="late"> · {t.detail.late}</span> : null}

@@ -1,14 +1,14 @@
 // The nurse's live list: open alerts of her teams, most urgent first, updated by the stream.
 
-import { useEffect, useId, useState } from 'preact/hooks';
-import { ApiError } from '../api.js';
+import { useId, useState } from 'preact/hooks';
 import { useApp } from '../app-context.js';
 import { visibleAlerts } from '../alert-state.js';
 import { useFeed, useNow } from '../hooks.js';
 import { useT } from '../i18n/context.js';
-import { errorText } from '../i18n/index.js';
+import { failureText, useTitle } from '../load.js';
 import { SEVERITY_ORDER, type Severity } from '../types.js';
 import { AlertCard } from './alert-card.js';
+import { TeamSelect } from './forms.js';
 
 export function AlertListPage() {
   const t = useT();
@@ -18,20 +18,15 @@ export function AlertListPage() {
   const [team, setTeam] = useState<string | undefined>(undefined);
   const [minSeverity, setMinSeverity] = useState<Severity | undefined>(undefined);
   const [ackError, setAckError] = useState<string | undefined>(undefined);
-  const teamId = useId();
   const severityId = useId();
 
   const alerts = visibleAlerts(snap.state, { team, minSeverity });
-
-  useEffect(() => {
-    document.title = `${alerts.length > 0 ? `(${alerts.length}) ` : ''}${t.alerts.title} – ${t.app.name}`;
-  }, [alerts.length, t]);
+  // The count in the tab's title: a nurse sees it from another tab.
+  useTitle(`${alerts.length > 0 ? `(${alerts.length}) ` : ''}${t.alerts.title}`, t.app.name);
 
   function acknowledge(id: string) {
     setAckError(undefined);
-    feed.acknowledge(id).catch((err: unknown) => {
-      setAckError(t.alerts.ackFailed(errorText(err instanceof ApiError ? err.code : 'TRY_ERR_NETWORK', t)));
-    });
+    feed.acknowledge(id).catch((err: unknown) => setAckError(t.alerts.ackFailed(failureText(err, t))));
   }
 
   return (
@@ -46,21 +41,7 @@ export function AlertListPage() {
       </div>
       <div class="filters" role="group" aria-label={t.alerts.filters}>
         {user.teams.length > 1 ? (
-          <div class="field field--inline">
-            <label for={teamId}>{t.alerts.team}</label>
-            <select
-              id={teamId}
-              value={team ?? ''}
-              onChange={(e) => setTeam(e.currentTarget.value === '' ? undefined : e.currentTarget.value)}
-            >
-              <option value="">{t.alerts.allTeams}</option>
-              {user.teams.map((id) => (
-                <option key={id} value={id}>
-                  {id}
-                </option>
-              ))}
-            </select>
-          </div>
+          <TeamSelect label={t.alerts.team} allLabel={t.alerts.allTeams} teams={user.teams} value={team} onChange={setTeam} />
         ) : null}
         <div class="field field--inline">
           <label for={severityId}>{t.alerts.minSeverity}</label>

@@ -1,49 +1,96 @@
-// Dead letters for technicians and admins (issue 6 item 3): the list with filters, a message's payload (text or
-// base64) and the adapter's findings, replay; and the adapter catalogue.
+// Dead letters for technicians and admins (issue 6 item 3): the list with filters, newest first a page at a time
+// (older pages on request), a message's payload (text or base64) and the adapter's findings, replay; and the
+// adapter catalogue.
 
-import { useId, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { formatDateTime } from '../format.js';
 import { useT } from '../i18n/context.js';
-import { failureText, useLoad, useResources, useTitle } from '../load.js';
-import { DEAD_LETTER_REASONS, type DeadLetter, type DeadLetterReason } from '../resource-types.js';
-import { LoadState } from './status.js';
+import type { Messages } from '../i18n/index.js';
+import { useAction, useLoad, useResources, useTitle } from '../load.js';
+import { DEAD_LETTER_REASONS, type DeadLetter, type DeadLetterPage, type DeadLetterReason } from '../resource-types.js';
+import type { DeadLetterFilter } from '../resources.js';
+import { ActionOutcome, LoadState } from './status.js';
+
+/** Where the focus goes after the list changed under it: a row, or the line saying there is nothing older. */
+type FocusTarget = { readonly row: number } | 'end' | undefined;
 
 export function DeadLettersPage() {
   const t = useT();
   useTitle(t.deadLetters.title, t.app.name);
-  const ids = { reason: useId(), device: useId(), all: useId() };
+  const ids = { reason: useId(), device: useId(), all: useId(), end: useId() };
   const [reason, setReason] = useState<DeadLetterReason | undefined>(undefined);
   const [device, setDevice] = useState('');
   const [all, setAll] = useState(false);
-  const [query, setQuery] = useState({ reason, device, all });
-  const { value, error, reload } = useLoad((r) => r.deadLetters({ ...query, device: query.device.trim() }), [query]);
+  const [query, setQuery] = useState<DeadLetterFilter>({ reason, device: undefined, all });
+  const list = useLoad((r) => r.deadLetters(query), [query]);
   const [open, setOpen] = useState<number | undefined>(undefined);
-  const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>(undefined);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  /** Older pages were asked for in this list: say so when there are no more. */
+  const [paged, setPaged] = useState(false);
+  const [focus, setFocus] = useState<FocusTarget>(undefined);
+  const action = useAction(t.devices.failed);
   const r = useResources();
+  // The query the list on screen answers: an older page or a replay for an earlier one is not mixed into it.
+  const shown = useRef(query);
+  shown.current = query;
 
-  async function replay(id: number) {
-    setMessage(undefined);
-    try {
-      await r.replay(id);
-      setMessage({ text: t.deadLetters.replayDone(id), error: false });
-      reload();
-    } catch (err) {
-      setMessage({ text: t.devices.failed(failureText(err, t)), error: true });
-    }
+  useEffect(() => {
+    if (focus === undefined) return;
+    const el = focus === 'end' ? document.getElementById(ids.end) : document.querySelector(`[data-deadletter-id="${focus.row}"]`);
+    if (el instanceof HTMLElement) el.focus();
+  }, [focus]);
+
+  async function older(before: number) {
+    if (loadingOlder) return;
+    setLoadingOlder(true);
+    const asked = query;
+    await action.run(async () => {
+      const more = await r.deadLetters(asked, before);
+      if (shown.current !== asked) return undefined;
+      list.update((d) => ({ deadLetters: [...d.deadLetters, ...more.deadLetters], next: more.next }));
+      setPaged(true);
+      const first = more.deadLetters[0];
+      setFocus(first !== undefined ? { row: first.id } : more.next === null ? 'end' : undefined);
+      return t.deadLetters.loadedOlder(more.deadLetters.length);
+    });
+    setLoadingOlder(false);
   }
 
+  function replay(letter: DeadLetter, after: DeadLetter | undefined) {
+    const asked = query;
+    void action.run(async () => {
+      const replayed = await r.replay(letter.id);
+      if (shown.current !== asked) return t.deadLetters.replayDone(letter.id);
+      // Replayed ones leave the list unless it shows them too; the focus goes on to the next row.
+      list.update((d) => ({
+        ...d,
+        deadLetters:
+          asked.all === true
+            ? d.deadLetters.map((x) => (x.id === letter.id ? replayed : x))
+            : d.deadLetters.filter((x) => x.id !== letter.id),
+      }));
+      if (asked.all !== true && after !== undefined) setFocus({ row: after.id });
+      return t.deadLetters.replayDone(letter.id);
+    });
+  }
+
+  const page: DeadLetterPage | undefined = list.value.state === 'ok' ? list.value.data : undefined;
+  const letters = page?.deadLetters ?? [];
+  const next = page?.next ?? null;
   return (
     <>
       <div class="page-head">
         <h1 tabIndex={-1}>{t.deadLetters.title}</h1>
-        {value.state === 'ok' ? <p class="page-head__count">{t.deadLetters.count(value.data.length)}</p> : null}
+        {page !== undefined ? <p class="page-head__count">{t.deadLetters.count(letters.length, next !== null)}</p> : null}
       </div>
       <p class="hint">{t.deadLetters.intro}</p>
       <form
         class="filters"
         onSubmit={(e) => {
           e.preventDefault();
-          setQuery({ reason, device, all });
+          const id = device.trim();
+          setQuery({ reason, device: id === '' ? undefined : id, all });
+          setPaged(false);
         }}
       >
         <div class="field field--inline">
@@ -73,34 +120,47 @@ export function DeadLettersPage() {
           {t.deadLetters.show}
         </button>
       </form>
-      <div role="status">
-        {message !== undefined ? (
-          <p class={message.error ? 'form-error' : 'notice notice--ok'} data-testid="deadletter-message">
-            {message.text}
-          </p>
-        ) : null}
-      </div>
-      <LoadState value={value} error={error} loading={t.deadLetters.loading} />
-      {value.state === 'ok' && value.data.length === 0 ? <p class="empty">{t.deadLetters.empty}</p> : null}
-      {value.state === 'ok' && value.data.length > 0 ? (
+      <ActionOutcome message={action.message} testId="deadletter-message" />
+      <LoadState value={list.value} error={list.error} loading={t.deadLetters.loading} />
+      {page !== undefined && letters.length === 0 ? (
+        <p class="empty">{next === null ? t.deadLetters.empty : t.deadLetters.noneYet}</p>
+      ) : null}
+      {letters.length > 0 ? (
         <ul class="rows" data-testid="deadletter-list">
-          {value.data.map((d) => (
+          {letters.map((d, i) => (
             <DeadLetterRow
               key={d.id}
               letter={d}
               open={open === d.id}
               onToggle={() => setOpen(open === d.id ? undefined : d.id)}
-              onReplay={() => void replay(d.id)}
+              onReplay={() => replay(d, letters[i + 1] ?? letters[i - 1])}
             />
           ))}
         </ul>
+      ) : null}
+      {next !== null ? (
+        <p class="more">
+          <button
+            type="button"
+            class="button button--secondary"
+            aria-disabled={loadingOlder}
+            data-testid="deadletter-older"
+            onClick={() => void older(next)}
+          >
+            {loadingOlder ? t.deadLetters.loadingOlder : t.deadLetters.older}
+          </button>
+        </p>
+      ) : paged ? (
+        <p class="hint" id={ids.end} tabIndex={-1} data-testid="deadletter-end">
+          {t.deadLetters.noOlder}
+        </p>
       ) : null}
       <Adapters />
     </>
   );
 }
 
-function reasonText(reason: string, t: ReturnType<typeof useT>): string {
+function reasonText(reason: string, t: Messages): string {
   const known = DEAD_LETTER_REASONS.find((x) => x === reason);
   return known === undefined ? reason : t.deadLetters.reasons[known];
 }
@@ -110,11 +170,12 @@ function DeadLetterRow(props: { letter: DeadLetter; open: boolean; onToggle: () 
   const d = props.letter;
   const panelId = useId();
   return (
-    <li class="row" data-deadletter-id={d.id}>
-      <div class="row__head">
+    // Focusable by script only: where the focus goes after older rows arrive or a replayed one leaves.
+    <li class="row" data-deadletter-id={d.id} tabIndex={-1}>
+      <h2 class="row__head">
         <strong>#{d.id}</strong> <span class="flag flag--bad">{reasonText(d.reason, t)}</span> <span>{d.deviceId}</span>
         {d.homeId !== null ? <span class="chip">{d.homeId}</span> : null}
-      </div>
+      </h2>
       <p class="row__meta">
         {t.deadLetters.receivedAt} {formatDateTime(d.receivedAt, t.locale)} · {t.deadLetters.size(d.payloadBytes)}
         {d.adapterId !== null ? ` · ${d.adapterId}${d.adapterVersion === null ? '' : ` v${d.adapterVersion}`}` : ''}
@@ -145,13 +206,15 @@ function DeadLetterRow(props: { letter: DeadLetter; open: boolean; onToggle: () 
 
 function DeadLetterBody({ id }: { id: number }) {
   const t = useT();
+  const headingId = useId();
   const { value, error } = useLoad((r) => r.deadLetter(id), [id]);
   if (value.state !== 'ok') return <LoadState value={value} error={error} loading={t.app.loading} />;
   const d = value.data;
   return (
     <div class="deadletter" data-testid="deadletter-detail">
-      <h3>{d.payload.encoding === 'utf8' ? t.deadLetters.payload : t.deadLetters.payloadBase64}</h3>
-      <pre class="payload" tabIndex={0}>
+      <h3 id={headingId}>{d.payload.encoding === 'utf8' ? t.deadLetters.payload : t.deadLetters.payloadBase64}</h3>
+      {/* Focusable so that a keyboard can scroll a long payload; a region named by its heading. */}
+      <pre class="payload" tabIndex={0} role="region" aria-labelledby={headingId}>
         {d.payload.data}
       </pre>
       {d.payload.shownBytes < d.payloadBytes ? <p class="hint">{t.deadLetters.shown(d.payload.shownBytes, d.payloadBytes)}</p> : null}

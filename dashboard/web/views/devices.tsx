@@ -3,9 +3,9 @@
 
 import { useEffect, useId, useState } from 'preact/hooks';
 import { useT } from '../i18n/context.js';
-import { failureText, useLoad, useResources, useTitle } from '../load.js';
+import { useAction, useLoad, useResources, useTitle } from '../load.js';
 import { DEVICE_FILTERS, type DeviceFilter, type DeviceHealth } from '../resource-types.js';
-import { DeviceFlags, LoadState, OnlineState, battery, when } from './status.js';
+import { ActionOutcome, DeviceSummary, LoadState } from './status.js';
 
 export function DevicesPage() {
   const t = useT();
@@ -15,36 +15,29 @@ export function DevicesPage() {
   const { value, error, reload } = useLoad((r) => r.devices(filter), [filter]);
   const homes = useLoad((r) => r.teams(), []);
   const homeIds = homes.value.state === 'ok' ? homes.value.data.flatMap((team) => team.homes) : [];
-  const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>(undefined);
   const [secret, setSecret] = useState<{ id: string; secret: string } | undefined>(undefined);
+  const action = useAction(t.devices.failed);
   const r = useResources();
 
-  async function act(run: () => Promise<string>) {
-    setMessage(undefined);
-    try {
-      setMessage({ text: await run(), error: false });
-      reload();
-    } catch (err) {
-      setMessage({ text: t.devices.failed(failureText(err, t)), error: true });
-    }
-  }
+  /** Runs a device action; the list is read again after one that was done. */
+  const act = (run: () => Promise<string>) => void action.run(run).then((done) => done && reload());
 
   const actions: DeviceActions = {
     setEnabled: (d, enabled) =>
-      void act(async () => {
+      act(async () => {
         await r.setEnabled(d.id, enabled);
         return enabled ? t.devices.enabled(d.id) : t.devices.disabledDone(d.id);
       }),
     rotate: (d) => {
       if (!window.confirm(t.devices.rotateConfirm(d.id))) return;
-      void act(async () => {
+      act(async () => {
         const out = await r.rotateSecret(d.id);
         setSecret({ id: d.id, secret: out.secret });
         return t.devices.newSecret(d.id);
       });
     },
     assign: (d, homeId) =>
-      void act(async () => {
+      act(async () => {
         await r.assign(d.id, homeId);
         return t.devices.assigned(d.id, homeId);
       }),
@@ -69,13 +62,7 @@ export function DevicesPage() {
           </select>
         </div>
       </div>
-      <div role="status">
-        {message !== undefined ? (
-          <p class={message.error ? 'form-error' : 'notice notice--ok'} data-testid="device-message">
-            {message.text}
-          </p>
-        ) : null}
-      </div>
+      <ActionOutcome message={action.message} testId="device-message" />
       {secret !== undefined ? <SecretBox {...secret} onClose={() => setSecret(undefined)} /> : null}
       <LoadState value={value} error={error} loading={t.devices.loading} />
       {value.state === 'ok' && value.data.length === 0 ? <p class="empty">{t.devices.empty}</p> : null}
@@ -102,21 +89,10 @@ function DeviceRow({ device: d, homeIds, actions }: { device: DeviceHealth; home
   const [target, setTarget] = useState('');
   return (
     <li class="row" data-device-id={d.id}>
-      <div class="row__head">
-        <strong>{d.id}</strong> <span class="chip">{d.kind}</span> <OnlineState device={d} /> <DeviceFlags device={d} />
-      </div>
-      <dl class="row__facts">
+      <DeviceSummary device={d}>
         <div>
           <dt>{t.devices.home}</dt>
           <dd>{d.homeId ?? t.devices.stock}</dd>
-        </div>
-        <div>
-          <dt>{t.home.battery}</dt>
-          <dd>{battery(d, t)}</dd>
-        </div>
-        <div>
-          <dt>{t.home.lastSeen}</dt>
-          <dd>{when(d.lastSeenAt, t)}</dd>
         </div>
         <div>
           <dt>{t.home.firmware}</dt>
@@ -128,7 +104,7 @@ function DeviceRow({ device: d, homeIds, actions }: { device: DeviceHealth; home
             {d.model} ({d.adapterId})
           </dd>
         </div>
-      </dl>
+      </DeviceSummary>
       <div class="row__actions">
         <button
           type="button"

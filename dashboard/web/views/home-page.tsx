@@ -2,12 +2,12 @@
 // events and the dose log of the last 7 days. Viewing it is audited by the gateway (home.view).
 
 import { useT } from '../i18n/context.js';
+import { eventText } from '../i18n/index.js';
 import { useLoad, useTitle } from '../load.js';
 import type { DoseLogEntry, HomeDetail, HomeEvent } from '../resource-types.js';
-import { SEVERITY_ORDER } from '../types.js';
 import { formatClock, formatDateTime } from '../format.js';
 import { HomeCharts } from './home-charts.js';
-import { DeviceFlags, LoadState, OnlineState, battery, when } from './status.js';
+import { DeviceSummary, LoadState, OpenAlerts } from './status.js';
 
 export function HomePage({ id }: { id: string }) {
   const t = useT();
@@ -32,15 +32,7 @@ function HomeBody({ detail }: { detail: HomeDetail }) {
     <>
       <p class="home-state">
         <span>{t.homes.team(home.teamId)}</span>
-        {home.openAlerts.total === 0 ? (
-          <span class="state state--ok">✓ {t.homes.noAlerts}</span>
-        ) : (
-          SEVERITY_ORDER.filter((s) => home.openAlerts[s] > 0).map((s) => (
-            <span key={s} class={`badge badge--${s}`}>
-              {home.openAlerts[s]} {t.severity[s]}
-            </span>
-          ))
-        )}
+        <OpenAlerts counts={home.openAlerts} />
         <span>{t.homes.devicesOnline(home.devices.online, home.devices.total)}</span>
       </p>
       <section class="panel" aria-labelledby="devices-h">
@@ -51,19 +43,7 @@ function HomeBody({ detail }: { detail: HomeDetail }) {
           <ul class="rows" data-testid="home-devices">
             {detail.devices.map((d) => (
               <li key={d.id} class="row" data-device-id={d.id}>
-                <div class="row__head">
-                  <strong>{d.id}</strong> <span class="chip">{d.kind}</span> <OnlineState device={d} /> <DeviceFlags device={d} />
-                </div>
-                <dl class="row__facts">
-                  <div>
-                    <dt>{t.home.battery}</dt>
-                    <dd>{battery(d, t)}</dd>
-                  </div>
-                  <div>
-                    <dt>{t.home.lastSeen}</dt>
-                    <dd>{when(d.lastSeenAt, t)}</dd>
-                  </div>
-                </dl>
+                <DeviceSummary device={d} />
               </li>
             ))}
           </ul>
@@ -132,10 +112,7 @@ function Events({ events, unavailable }: { events: readonly HomeEvent[]; unavail
         <ul class="events">
           {events.map((e, i) => (
             <li key={`${e.at}-${e.deviceId}-${i}`}>
-              <time dateTime={e.at}>{formatDateTime(e.at, t.locale)}</time>{' '}
-              <strong>
-                {t.home.eventType[e.type]}: {e.kind}
-              </strong>
+              <time dateTime={e.at}>{formatDateTime(e.at, t.locale)}</time> <strong>{eventText(e, t)}</strong>
               {e.slot !== null ? ` ${e.slot}` : ''} <span class="events__device">{e.deviceId}</span>
             </li>
           ))}

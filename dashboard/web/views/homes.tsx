@@ -5,7 +5,7 @@ import { useT } from '../i18n/context.js';
 import { useLoad, useTitle } from '../load.js';
 import type { HomeSummary } from '../resource-types.js';
 import { SEVERITY_ORDER } from '../types.js';
-import { LoadState, when } from './status.js';
+import { LoadState, OpenAlerts, when } from './status.js';
 
 export function HomesPage() {
   const t = useT();
@@ -21,7 +21,7 @@ export function HomesPage() {
       <LoadState value={value} error={error} loading={t.homes.loading} />
       {value.state === 'ok' && homes.length === 0 ? <p class="empty">{t.homes.empty}</p> : null}
       {homes.length > 0 ? (
-        <ul class="tiles" data-testid="home-list">
+        <ul class="home-tiles" data-testid="home-list">
           {homes.map((h) => (
             <HomeTile key={h.id} home={h} />
           ))}
@@ -43,23 +43,15 @@ function HomeTile({ home }: { home: HomeSummary }) {
   const d = home.devices;
   const worst = SEVERITY_ORDER.find((s) => home.openAlerts[s] > 0);
   return (
-    <li class={`tile${worst === undefined ? '' : ` tile--${worst}`}`} data-home-id={home.id}>
-      <h2 class="tile__title">
+    <li class={`home-tile${worst === undefined ? '' : ` home-tile--${worst}`}`} data-home-id={home.id}>
+      <h2 class="home-tile__title">
         <a href={`/homes/${encodeURIComponent(home.id)}`}>{t.homes.home(home.id)}</a>
       </h2>
-      <p class="tile__team">{t.homes.team(home.teamId)}</p>
-      <div class="tile__alerts" aria-label={t.homes.openAlerts}>
-        {home.openAlerts.total === 0 ? (
-          <span class="state state--ok">✓ {t.homes.noAlerts}</span>
-        ) : (
-          SEVERITY_ORDER.filter((s) => home.openAlerts[s] > 0).map((s) => (
-            <span key={s} class={`badge badge--${s}`}>
-              {home.openAlerts[s]} {t.severity[s]}
-            </span>
-          ))
-        )}
-      </div>
-      <ul class="tile__facts">
+      <p class="home-tile__team">{t.homes.team(home.teamId)}</p>
+      <p class="home-tile__alerts">
+        <OpenAlerts counts={home.openAlerts} />
+      </p>
+      <ul class="home-tile__facts">
         <li>{t.homes.devicesOnline(d.online, d.total)}</li>
         {d.offline > 0 ? <li class="state--bad">✕ {t.homes.offline(d.offline)}</li> : null}
         {d.lowBattery > 0 ? <li class="state--warn">{t.homes.lowBattery(d.lowBattery)}</li> : null}

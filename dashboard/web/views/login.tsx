@@ -1,10 +1,11 @@
 // Username and password; the session cookie is HttpOnly, only the CSRF token comes back to the page.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, type Api } from '../api.js';
+import { useState } from 'preact/hooks';
+import type { Api } from '../api.js';
 import { useT } from '../i18n/context.js';
-import { errorText } from '../i18n/index.js';
+import { failureText, useTitle } from '../load.js';
 import type { Session } from '../types.js';
+import { FormError } from './forms.js';
 import { LanguageSwitch } from './layout.js';
 
 export function LoginPage({ api, onLoggedIn }: { api: Api; onLoggedIn: (session: Session) => void }) {
@@ -15,11 +16,7 @@ export function LoginPage({ api, onLoggedIn }: { api: Api; onLoggedIn: (session:
   const [board, setBoard] = useState(() => new URLSearchParams(location.search).get('next') === '/tavle');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
-  const errorRef = useRef<HTMLParagraphElement>(null);
-
-  useEffect(() => {
-    if (error !== undefined) errorRef.current?.focus();
-  }, [error]);
+  useTitle(t.login.title, t.app.name);
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -34,7 +31,7 @@ export function LoginPage({ api, onLoggedIn }: { api: Api; onLoggedIn: (session:
       onLoggedIn(await api.login(username.trim(), password, board));
     } catch (err) {
       setPassword('');
-      setError(errorText(err instanceof ApiError ? err.code : 'TRY_ERR_NETWORK', t));
+      setError(failureText(err, t));
     } finally {
       setBusy(false);
     }
@@ -52,11 +49,7 @@ export function LoginPage({ api, onLoggedIn }: { api: Api; onLoggedIn: (session:
         <h1 tabIndex={-1}>{t.login.title}</h1>
         <p>{t.login.intro}</p>
         <form class="form" onSubmit={(e) => void submit(e)} noValidate>
-          {error !== undefined ? (
-            <p class="form-error" role="alert" tabIndex={-1} ref={errorRef} data-testid="login-error">
-              {error}
-            </p>
-          ) : null}
+          <FormError message={error} testId="login-error" />
           <div class="field">
             <label for="login-username">{t.login.username}</label>
             <input

@@ -8,6 +8,7 @@ import { useT } from '../i18n/context.js';
 import { useLoad, useTitle } from '../load.js';
 import type { TeamFollowUp } from '../resource-types.js';
 import { reportCsvUrl, type ReportQuery } from '../resources.js';
+import { TeamSelect } from './forms.js';
 import { LoadState } from './status.js';
 
 /** YYYY-MM-DD of a local day `daysAgo` before today (the report reads dates in Europe/Oslo). */
@@ -20,7 +21,7 @@ export function ReportPage() {
   const t = useT();
   const { user } = useApp();
   useTitle(t.report.title, t.app.name);
-  const ids = { from: useId(), to: useId(), team: useId() };
+  const ids = { from: useId(), to: useId(), caption: useId() };
   const [form, setForm] = useState<ReportQuery>({ from: localDate(7), to: localDate(0), team: undefined });
   const [query, setQuery] = useState<ReportQuery>(form);
   const [invalid, setInvalid] = useState(false);
@@ -47,21 +48,13 @@ export function ReportPage() {
           <input id={ids.to} type="date" required value={form.to} onInput={(e) => setForm({ ...form, to: e.currentTarget.value })} />
         </div>
         {user.teams.length > 1 || user.role === 'admin' ? (
-          <div class="field field--inline">
-            <label for={ids.team}>{t.report.team}</label>
-            <select
-              id={ids.team}
-              value={form.team ?? ''}
-              onChange={(e) => setForm({ ...form, team: e.currentTarget.value === '' ? undefined : e.currentTarget.value })}
-            >
-              <option value="">{t.report.allTeams}</option>
-              {user.teams.map((id) => (
-                <option key={id} value={id}>
-                  {id}
-                </option>
-              ))}
-            </select>
-          </div>
+          <TeamSelect
+            label={t.report.team}
+            allLabel={t.report.allTeams}
+            teams={user.teams}
+            value={form.team}
+            onChange={(team) => setForm({ ...form, team })}
+          />
         ) : null}
         <button type="submit" class="button button--secondary">
           {t.report.show}
@@ -80,9 +73,10 @@ export function ReportPage() {
         value.data.teams.length === 0 ? (
           <p class="empty">{t.report.empty}</p>
         ) : (
-          <div class="table-wrap" tabIndex={0}>
+          // Scrolls sideways on a phone: focusable so a keyboard can scroll it, a region named by the caption.
+          <div class="table-wrap" tabIndex={0} role="region" aria-labelledby={ids.caption}>
             <table class="report" data-testid="report-table">
-              <caption>{t.report.caption(query.from, query.to)}</caption>
+              <caption id={ids.caption}>{t.report.caption(query.from, query.to)}</caption>
               <thead>
                 <tr>
                   <th scope="col">{t.report.teamCol}</th>

@@ -1,12 +1,12 @@
 // Resolve with an outcome (and a note; required for "other", as the gateway requires).
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from '../api.js';
 import { useApp } from '../app-context.js';
 import { useT } from '../i18n/context.js';
-import { errorText } from '../i18n/index.js';
+import { failureText } from '../load.js';
 import { navigate } from '../router.js';
 import { OUTCOME_ORDER, type Outcome } from '../types.js';
+import { FormError } from './forms.js';
 
 const NOTE_MAX = 500;
 
@@ -18,7 +18,6 @@ export function ResolveForm({ alertId, focusOnMount }: { alertId: string; focusO
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
   const headingRef = useRef<HTMLHeadingElement>(null);
-  const errorRef = useRef<HTMLParagraphElement>(null);
 
   useEffect(() => {
     if (focusOnMount) {
@@ -26,9 +25,6 @@ export function ResolveForm({ alertId, focusOnMount }: { alertId: string; focusO
       headingRef.current?.focus();
     }
   }, [focusOnMount]);
-  useEffect(() => {
-    if (error !== undefined) errorRef.current?.focus();
-  }, [error]);
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -49,7 +45,7 @@ export function ResolveForm({ alertId, focusOnMount }: { alertId: string; focusO
       announce(t.alerts.announceResolved);
       navigate('/');
     } catch (err) {
-      setError(t.resolve.failed(errorText(err instanceof ApiError ? err.code : 'TRY_ERR_NETWORK', t)));
+      setError(t.resolve.failed(failureText(err, t)));
       setBusy(false);
     }
   }
@@ -60,11 +56,7 @@ export function ResolveForm({ alertId, focusOnMount }: { alertId: string; focusO
         {t.resolve.title}
       </h2>
       <form class="form" onSubmit={(e) => void submit(e)} noValidate data-testid="resolve-form">
-        {error !== undefined ? (
-          <p class="form-error" role="alert" tabIndex={-1} ref={errorRef}>
-            {error}
-          </p>
-        ) : null}
+        <FormError message={error} testId="resolve-error" />
         <fieldset class="choices">
           <legend>{t.resolve.outcome}</legend>
           {OUTCOME_ORDER.map((o) => (

@@ -1,13 +1,15 @@
 // Small pieces the homes and device pages share: a device's state in words (never colour alone), battery,
-// "last heard", and the refusal/loading lines.
+// "last heard", a home's open alerts, and the refusal/loading lines.
 
-import type { Messages } from '../i18n/index.js';
+import type { ComponentChildren } from 'preact';
+import { deviceKindText, type Messages } from '../i18n/index.js';
 import { useT } from '../i18n/context.js';
-import { failureText, type Loaded } from '../load.js';
-import type { DeviceHealth } from '../resource-types.js';
+import { failureText, type ActionMessage, type Loaded } from '../load.js';
+import type { DeviceHealth, SeverityCounts } from '../resource-types.js';
 import { formatDateTime } from '../format.js';
+import { SEVERITY_ORDER } from '../types.js';
 
-export function OnlineState({ device }: { device: DeviceHealth }) {
+function OnlineState({ device }: { device: DeviceHealth }) {
   const t = useT();
   if (device.online === true) return <span class="state state--ok">● {t.home.online}</span>;
   if (device.online === false) return <span class="state state--bad">✕ {t.home.offline}</span>;
@@ -15,7 +17,7 @@ export function OnlineState({ device }: { device: DeviceHealth }) {
 }
 
 /** The flags worth a technician's or a nurse's attention, as chips with words. */
-export function DeviceFlags({ device }: { device: DeviceHealth }) {
+function DeviceFlags({ device }: { device: DeviceHealth }) {
   const t = useT();
   return (
     <>
@@ -26,7 +28,49 @@ export function DeviceFlags({ device }: { device: DeviceHealth }) {
   );
 }
 
-export function battery(device: DeviceHealth, t: Messages): string {
+/**
+ * A device as a row's head and facts: id, kind, online, flags; battery and last heard, then the page's own
+ * facts (`children`: `<div><dt/><dd/></div>` items).
+ */
+export function DeviceSummary({ device: d, children }: { device: DeviceHealth; children?: ComponentChildren }) {
+  const t = useT();
+  return (
+    <>
+      <div class="row__head">
+        <strong>{d.id}</strong> <span class="chip">{deviceKindText(d.kind, t)}</span> <OnlineState device={d} /> <DeviceFlags device={d} />
+      </div>
+      <dl class="row__facts">
+        <div>
+          <dt>{t.home.battery}</dt>
+          <dd>{battery(d, t)}</dd>
+        </div>
+        <div>
+          <dt>{t.home.lastSeen}</dt>
+          <dd>{when(d.lastSeenAt, t)}</dd>
+        </div>
+        {children}
+      </dl>
+    </>
+  );
+}
+
+/** A home's open alerts by severity (count and word on each badge), or a tick for none. */
+export function OpenAlerts({ counts }: { counts: SeverityCounts }) {
+  const t = useT();
+  if (counts.total === 0) return <span class="state state--ok">✓ {t.homes.noAlerts}</span>;
+  return (
+    <>
+      <span class="sr-only">{t.homes.openAlerts}: </span>
+      {SEVERITY_ORDER.filter((s) => counts[s] > 0).map((s) => (
+        <span key={s} class={`badge badge--${s}`}>
+          {counts[s]} {t.severity[s]}
+        </span>
+      ))}
+    </>
+  );
+}
+
+function battery(device: DeviceHealth, t: Messages): string {
   return device.batteryPct === null ? t.status.unknown : `${Math.round(device.batteryPct)} %`;
 }
 
@@ -50,4 +94,17 @@ export function LoadState<T>({ value, error, loading }: { value: Loaded<T>; erro
       </p>
     );
   return null;
+}
+
+/** The outcome of the page's last action (useAction), in a status region that is always there to be announced. */
+export function ActionOutcome({ message, testId }: { message: ActionMessage | undefined; testId: string }) {
+  return (
+    <div role="status">
+      {message !== undefined ? (
+        <p class={message.error ? 'form-error' : 'notice notice--ok'} data-testid={testId}>
+          {message.text}
+        </p>
+      ) : null}
+    </div>
+  );
 }

@@ -10,6 +10,7 @@ import { countdown, formatClock, formatElapsed, since } from '../format.js';
 import { useFeed, useFitText, useNow } from '../hooks.js';
 import { useT } from '../i18n/context.js';
 import { alertTitle, homeLabel } from '../i18n/index.js';
+import { useTitle } from '../load.js';
 import { useLocation } from '../router.js';
 import { ConnectionBanner } from './layout.js';
 
@@ -28,9 +29,7 @@ export function TavlePage() {
   const layoutKey = `${alerts.map((a) => `${a.id}:${a.ack}`).join(',')}|${Math.floor(now / 60_000)}|${snap.loaded}`;
   useFitText(boardRef, 8, 44, [layoutKey, t]);
 
-  useEffect(() => {
-    document.title = `${t.tavle.title} – ${t.app.name}`;
-  }, [t]);
+  useTitle(t.tavle.title, t.app.name);
   useScreenAwake();
 
   return (
@@ -80,6 +79,8 @@ export function TavlePage() {
 function Tile({ alert, now }: { alert: AlertView; now: number }) {
   const t = useT();
   const overdue = countdown(alert.followUpDueAt, now, t.units).overdue;
+  // The room reads who has it by name (never "you": the board is logged in as whoever set it up).
+  const who = alert.acknowledgedByName ?? alert.acknowledgedBy;
   return (
     <li class={`tile tile--${alert.severity}${overdue ? ' tile--overdue' : ''}`} data-alert-id={alert.id}>
       <span class="tile__title">{alertTitle(alert, t)}</span>
@@ -89,7 +90,7 @@ function Tile({ alert, now }: { alert: AlertView; now: number }) {
         {formatElapsed(since(alert.raisedAt, now), t.units)}
       </span>
       <span class={alert.ack === 'acknowledged' ? 'tile__ack tile__ack--yes' : 'tile__ack'}>
-        {alert.ack === 'acknowledged' ? `✓ ${t.tavle.acknowledged}` : t.tavle.notAcknowledged}
+        {alert.ack !== 'acknowledged' ? t.tavle.notAcknowledged : `✓ ${who === null ? t.tavle.acknowledged : t.alerts.acknowledgedBy(who)}`}
       </span>
     </li>
   );

@@ -1,9 +1,9 @@
 import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Alert, AlertTransition } from '../../../gateway/alerts/model.js';
+import type { Alert, AlertTransition, NamedAlert, NamedTransition } from '../../../gateway/alerts/model.js';
 import type { FollowUpReport } from '../../../gateway/alerts/report.js';
-import { authFixture, expectErrorOnly, login, MIN, type Fixture, type LoggedIn } from './auth-fixture.js';
+import { authFixture, expectErrorOnly, login, MIN, PASSWORD, type Fixture, type LoggedIn } from './auth-fixture.js';
 
 // Nurses follow up alerts through their session: the list of their teams, the detail with evidence and timeline,
 // acknowledge and resolve (actor = their user id), the team lead's report, and the live stream — which ends when
@@ -122,6 +122,73 @@ describe('alerts for a session', () => {
   });
 });
 
+describe("the actors' names", () => {
+  it('names who acknowledged and resolved in the list, the detail, the timeline and the change answers', async () => {
+    fx = await authFixture();
+    await fx.users.add({ username: 'nurse-a2', role: 'nurse', teams: ['team-a'], displayName: 'Sykepleier Test' }, PASSWORD);
+    await fx.users.add({ username: 'lead-a2', role: 'team_lead', teams: ['team-a'], displayName: 'Teamleder Test' }, PASSWORD);
+    const id = fx.raise('home-a1');
+    const named = await login(fx.app, 'nurse-a2');
+    const lead = await login(fx.app, 'lead-a2');
+    const colleague = await login(fx.app, 'nurse-a1');
+
+    const ack = await fx.app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/ack`, headers: headers(named), payload: {} });
+    expect(ack.statusCode, ack.body).toBe(200);
+    const acked = ack.json<{ alert: NamedAlert; transitions: NamedTransition[] }>();
+    expect(acked.alert).toMatchObject({ acknowledgedBy: named.userId, acknowledgedByName: 'Sykepleier Test', resolvedByName: null });
+    expect(acked.transitions).toMatchObject([{ actor: named.userId, actorName: 'Sykepleier Test' }]);
+    const list = await getJson<{ alerts: NamedAlert[] }>(colleague, '/api/v1/alerts');
+    expect(list.alerts).toMatchObject([{ id, acknowledgedByName: 'Sykepleier Test', resolvedByName: null }]);
+
+    const res = await fx.app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${id}/resolve`,
+      headers: headers(lead),
+      payload: { outcome: 'visited_ok' },
+    });
+    expect(res.json<{ alert: NamedAlert }>().alert).toMatchObject({ resolvedBy: lead.userId, resolvedByName: 'Teamleder Test' });
+    const detail = await getJson<{ alert: NamedAlert; timeline: NamedTransition[] }>(colleague, `/api/v1/alerts/${id}`);
+    expect(detail.alert).toMatchObject({ acknowledgedByName: 'Sykepleier Test', resolvedByName: 'Teamleder Test' });
+    // The rule keeps its label; the people have their names.
+    expect(detail.timeline.map((t) => [t.type, t.actorName])).toEqual([
+      ['raised', 'rule:fall'],
+      ['acknowledged', 'Sykepleier Test'],
+      ['resolved', 'Teamleder Test'],
+    ]);
+  });
+
+  it('keeps the id of a staff id from the CLI and of an unknown user, and gives a service account ids only', async () => {
+    fx = await authFixture();
+    const cli = fx.raise('home-a1');
+    const gone = fx.raise('home-a1');
+    const mine = fx.raise('home-a1');
+    fx.alerts.acknowledge(cli, { by: 'staff-17' });
+    fx.alerts.acknowledge(gone, { by: 'u-0123456789ab' });
+    const nurse = await login(fx.app, 'nurse-a1');
+    await fx.app.inject({ method: 'POST', url: `/api/v1/alerts/${mine}/ack`, headers: headers(nurse), payload: {} });
+
+    const byId = (alerts: NamedAlert[]) => Object.fromEntries(alerts.map((a) => [a.id, a.acknowledgedByName]));
+    const list = await getJson<{ alerts: NamedAlert[] }>(nurse, '/api/v1/alerts');
+    // A user made without a display name is called by the username (gateway/auth/users.ts).
+    expect(byId(list.alerts)).toEqual({ [cli]: 'staff-17', [gone]: 'u-0123456789ab', [mine]: 'nurse-a1' });
+    const timeline = (await getJson<{ timeline: NamedTransition[] }>(nurse, `/api/v1/alerts/${gone}`)).timeline;
+    expect(timeline.map((t) => t.actorName)).toEqual(['rule:fall', 'u-0123456789ab']);
+
+    const svc = await fx.app.inject({
+      method: 'GET',
+      url: '/api/v1/alerts',
+      headers: { authorization: `Basic ${Buffer.from('svc-a:svc-a-secret').toString('base64')}` },
+    });
+    expect(svc.statusCode, svc.body).toBe(200);
+    expect(byId(svc.json<{ alerts: NamedAlert[] }>().alerts)).toEqual({
+      [cli]: 'staff-17',
+      [gone]: 'u-0123456789ab',
+      [mine]: nurse.userId,
+    });
+    expect(svc.body).not.toContain('"nurse-a1"');
+  });
+});
+
 describe('GET /api/v1/reports/follow-up', () => {
   it("gives a team lead the own teams' report as JSON or CSV, an admin every team", async () => {
     fx = await authFixture();
@@ -201,12 +268,27 @@ describe('GET /api/v1/alerts/stream with a session', () => {
     fx.hub.pump();
     await until(() => stream.text().includes(a), 'the team-a alert');
     expect(fx.audit.list({ action: 'alert.stream' })).toHaveLength(1);
+    // A colleague's acknowledgement reaches the stream with her name.
+    const colleague = await fx.users.add(
+      { username: 'nurse-a2', role: 'nurse', teams: ['team-a'], displayName: 'Sykepleier Test' },
+      PASSWORD,
+    );
+    fx.alerts.acknowledge(a, { by: colleague.id });
+    fx.hub.pump();
+    await until(() => stream.text().includes('"acknowledged"'), 'the acknowledgement');
+    const event = stream
+      .text()
+      .split('\n')
+      .filter((l) => l.startsWith('data: ') && l.includes('"acknowledged"'))
+      .map((l) => JSON.parse(l.slice(6)) as { transition: NamedTransition; alert: NamedAlert })[0];
+    expect(event?.transition).toMatchObject({ type: 'acknowledged', actor: colleague.id, actorName: 'Sykepleier Test' });
+    expect(event?.alert).toMatchObject({ acknowledgedBy: colleague.id, acknowledgedByName: 'Sykepleier Test' });
 
     fx.db.prepare("UPDATE users SET enabled = 0 WHERE username = 'nurse-a1'").run();
     fx.raise('home-a1');
     fx.hub.pump();
     await stream.ended;
-    expect(stream.text().split('event: alert').length - 1).toBe(1);
+    expect(stream.text().split('event: alert').length - 1).toBe(2);
   });
 
   it('closes an open stream once its session times out (fake clock), without the stream keeping it alive', async () => {

@@ -72,8 +72,10 @@ export function createRuleStore(db: Database) {
   const cache = new Map<string, Cached | null>();
   const keyOf = (rule: string, homeId: string, subject: string): string => `${rule}\u0000${homeId}\u0000${subject}`;
 
+  // States go through the cache only (loadState/storeState), never the raw statements.
+  const { state: _state, saveState: _saveState, ...timers } = q;
   return {
-    ...q,
+    ...timers,
     /** The state and its stored JSON (undefined when none is stored for this rule version). */
     loadState(rule: AnyRule, homeId: string, subject: string): { state: unknown; json: string | undefined } {
       const key = keyOf(rule.id, homeId, subject);

@@ -36,6 +36,11 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   while (!cond() && Date.now() < end) await sleep(20);
 }
 
+/** An mqtt.js client for a device of the gateway, no reconnects (the tests end it themselves). */
+function connectDevice(g: TestGateway, id: string, secret: string): Promise<mqtt.MqttClient> {
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${g.mqttPort}`, { clientId: id, username: id, password: secret, reconnectPeriod: 0 });
+}
+
 async function gateway(sink: StorageSink, dataDir?: string): Promise<TestGateway> {
   gw = await startTestGateway({ influx: { flushIntervalMs: 50 } }, { storage: { sink, toLine }, ...(dataDir ? { dataDir } : {}) });
   if (!dataDir) dirs.push(gw.dataDir);
@@ -93,12 +98,7 @@ describe('ingest pipeline (storage sink stand-in)', () => {
     const sink = recordingSink();
     const g = await gateway(sink);
     const { secret } = g.registry.addDevice({ id: 'd-0001', kind: 'sensor', model: 'demo', adapterId: 'tryggheim' });
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.mqttPort}`, {
-      clientId: 'd-0001',
-      username: 'd-0001',
-      password: secret,
-      reconnectPeriod: 0,
-    });
+    const c = await connectDevice(g, 'd-0001', secret);
     await c.publishAsync('tryggheim/v1/devices/d-0001/up', 'not json', { qos: 1 });
     await c.publishAsync('tryggheim/v1/devices/d-0001/up', '{"type":"measurement","temperature_c":"warm"}', { qos: 1 });
     await c.publishAsync('tryggheim/v1/devices/d-0001/up', '{"type":"measurement","temperature_c":21.5}', { qos: 1 });
@@ -128,12 +128,7 @@ describe('ingest pipeline (storage sink stand-in)', () => {
     const { secret } = g.registry.addDevice({ id: 'd-0001', kind: 'sensor', model: 'demo', adapterId: 'tryggheim' });
     const health: string[] = [];
     g.events.on('gateway-health', (h) => health.push(`${h.check}:${h.state}`));
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.mqttPort}`, {
-      clientId: 'd-0001',
-      username: 'd-0001',
-      password: secret,
-      reconnectPeriod: 0,
-    });
+    const c = await connectDevice(g, 'd-0001', secret);
     for (let i = 0; i < 20; i++)
       await c.publishAsync('tryggheim/v1/devices/d-0001/up', JSON.stringify({ type: 'measurement', seq: i, temperature_c: 20 + i / 10 }), {
         qos: 1,
@@ -154,12 +149,7 @@ describe('ingest pipeline (storage sink stand-in)', () => {
     let g = await gateway(sink);
     const dataDir = g.dataDir;
     const { secret } = g.registry.addDevice({ id: 'd-0001', kind: 'sensor', model: 'demo', adapterId: 'tryggheim' });
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.mqttPort}`, {
-      clientId: 'd-0001',
-      username: 'd-0001',
-      password: secret,
-      reconnectPeriod: 0,
-    });
+    const c = await connectDevice(g, 'd-0001', secret);
     for (let i = 0; i < 5; i++)
       await c.publishAsync('tryggheim/v1/devices/d-0001/up', JSON.stringify({ type: 'status', seq: i, battery_pct: 90 - i }), { qos: 1 });
     await c.endAsync();
@@ -181,12 +171,7 @@ describe('ingest pipeline (storage sink stand-in)', () => {
     };
     const g = await gateway(sink);
     const { secret } = g.registry.addDevice({ id: 'd-0001', kind: 'sensor', model: 'demo', adapterId: 'tryggheim' });
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.mqttPort}`, {
-      clientId: 'd-0001',
-      username: 'd-0001',
-      password: secret,
-      reconnectPeriod: 0,
-    });
+    const c = await connectDevice(g, 'd-0001', secret);
     await c.publishAsync('tryggheim/v1/devices/d-0001/up', JSON.stringify({ type: 'status', seq: 1, battery_pct: 90 }), { qos: 1 });
     await c.endAsync();
     await until(() => started === 1);
